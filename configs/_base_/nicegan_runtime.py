@@ -1,0 +1,29 @@
+# Runtime for NICE-GAN: MMagic's generation runtime (gen_default_runtime.py) with
+# - the distributed backend chosen by the launcher at run time (nccl with GPUs, gloo
+#   without; tools/train.py fills it in when it is None),
+# - a model wrapper that syncs exactly the gradients each update steps.
+default_scope = 'mmagic'
+custom_imports = dict(imports=['nicegan_plugin'], allow_failed_imports=False)
+randomness = dict(seed=2022, diff_rank_seed=True)
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=100, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', interval=10000, by_epoch=False,
+                    max_keep_ckpts=20, save_optimizer=True, save_last=True),
+    sampler_seed=dict(type='DistSamplerSeedHook'))
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend=None))
+log_level = 'INFO'
+log_processor = dict(type='LogProcessor', by_epoch=False)
+load_from = None
+resume = False
+model_wrapper_cfg = dict(type='NICEGANDistributedWrapper')
+vis_backends = [dict(type='VisBackend')]
+visualizer = dict(type='Visualizer', vis_backends=vis_backends)
+val_cfg = dict(type='MultiValLoop')
+val_evaluator = dict(type='Evaluator')
+test_cfg = dict(type='MultiTestLoop')
+test_evaluator = dict(type='Evaluator')

@@ -1,0 +1,50 @@
+# NICE-GAN (light, the paper's setting) on photo2portrait, 256 px, batch 1, 100k iters.
+# Data: data/photo2portrait/{trainA,trainB,testA,testB}; A = photo, B = portrait.
+_base_ = [
+    '../_base_/models/nicegan_light.py',
+    '../_base_/datasets/nicegan_unpaired_256.py',
+    '../_base_/schedules/nicegan_100k.py',
+    '../_base_/nicegan_runtime.py',
+]
+domain_a, domain_b = 'photo', 'portrait'
+data_root = 'data/photo2portrait'
+import os  # noqa: E402
+# photo<->portrait (DRIT) is not among the paper's benchmarks; test-set sizes are
+# counted from the folders.
+num_test_a, num_test_b = (
+    len(os.listdir(os.path.join(data_root, f'test{x}')))
+    if os.path.isdir(os.path.join(data_root, f'test{x}')) else 100 for x in 'AB')
+
+model = dict(
+    default_domain=domain_b,
+    reachable_domains=[domain_a, domain_b],
+    related_domains=[domain_a, domain_b],
+    data_preprocessor=dict(data_keys=[f'img_{domain_a}', f'img_{domain_b}']))
+key_mapping = dict(
+    type='KeyMapper',
+    mapping={f'img_{domain_a}': 'img_A', f'img_{domain_b}': 'img_B'},
+    remapping={f'img_{domain_a}': f'img_{domain_a}', f'img_{domain_b}': f'img_{domain_b}'})
+pack_inputs = dict(
+    type='PackInputs',
+    keys=[f'img_{domain_a}', f'img_{domain_b}'],
+    data_keys=[f'img_{domain_a}', f'img_{domain_b}'],
+    meta_keys=['img_A_path', 'img_B_path'])
+train_pipeline = _base_.train_pipeline + [key_mapping, pack_inputs]
+test_pipeline = _base_.test_pipeline + [key_mapping, pack_inputs]
+train_dataloader = dict(dataset=dict(data_root=data_root, pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(data_root=data_root, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+custom_hooks = [
+    dict(type='NICEGANCAMVisualizationHook', interval=1000, num_samples=4),
+]
+metrics = [
+    dict(type='TransFID', prefix=f'FID-{domain_a}-to-{domain_b}', fake_nums=num_test_a,
+         inception_style='PyTorch', real_key=f'img_{domain_b}', fake_key=f'fake_{domain_b}',
+         sample_model='orig'),
+    dict(type='TransFID', prefix=f'FID-{domain_b}-to-{domain_a}', fake_nums=num_test_b,
+         inception_style='PyTorch', real_key=f'img_{domain_a}', fake_key=f'fake_{domain_a}',
+         sample_model='orig'),
+]
+val_evaluator = dict(metrics=metrics)
+test_evaluator = dict(metrics=metrics)

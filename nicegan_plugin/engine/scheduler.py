@@ -1,0 +1,63 @@
+"""The official NICE-GAN learning-rate schedule as an MMEngine parameter scheduler."""
+from typing import List, Optional
+
+from mmengine.logging import MessageHub
+from mmengine.optim.scheduler.lr_scheduler import LRSchedulerMixin
+from mmengine.optim.scheduler.param_scheduler import INF, _ParamScheduler
+
+from mmagic.registry import PARAM_SCHEDULERS
+
+
+@PARAM_SCHEDULERS.register_module()
+class NICEGANLinearDecayLR(LRSchedulerMixin, _ParamScheduler):
+    """Constant lr for the first half, then linear decay to 0 (``--decay_flag``).
+
+    At 1-based iteration ``s`` the lr is ``lr * (1 - (s - H) / H)`` for ``s > H``,
+    with ``H = total_iters // 2``, in closed form (no drift, exact on resume, unlike
+    the official resume which applies the decay twice).
+
+    Why not MMEngine's ``LinearLR``: it cannot express the official value at an odd
+    ``total_iters`` (the last step's factor is ``-1/H``, which ``LinearLR`` rejects)
+    and it accumulates the factor multiplicatively. This scheduler follows the
+    official formula everywhere, including that last step of an odd-length run.
+
+    Args:
+        optimizer: the wrapped optimizer.
+        total_iters: the official ``--iteration``. ``None`` (the configs' default)
+            follows the runner's ``train_cfg.max_iters``, read from the message hub,
+            so that overriding ``max_iters`` moves the schedule with it.
+    """
+
+    def __init__(self, optimizer, total_iters: Optional[int] = None, begin: int = 0,
+                 end: int = INF, last_step: int = -1, by_epoch: bool = False,
+                 verbose: bool = False) -> None:
+        if total_iters is not None and total_iters < 1:
+            raise ValueError(f'total_iters must be >= 1, got {total_iters}')
+        self.total_iters = total_iters
+        super().__init__(optimizer, begin=begin, end=end, last_step=last_step,
+                         by_epoch=by_epoch, verbose=verbose)
+
+    def _total(self, step: int) -> Optional[int]:
+        if self.total_iters is not None:
+            return self.total_iters
+        total = MessageHub.get_current_instance().get_info('max_iters')
+        if total is None and step > 1:
+            raise RuntimeError(
+                'NICEGANLinearDecayLR(total_iters=None) follows the runner\'s max_iters, '
+                'but the message hub has none; set total_iters in param_scheduler')
+        return total
+
+    def factor(self, step: int) -> float:
+        """lr multiplier at 1-based iteration ``step``."""
+        total = self._total(step)
+        if total is None:  # only at step 1, where every schedule has factor 1
+            return 1.0
+        half = total // 2
+        if half == 0 or step <= half:
+            return 1.0
+        return 1.0 - (step - half) / half
+
+    def _get_value(self) -> List[float]:
+        # last_step counts scheduler steps: the iteration about to run is last_step + 1
+        f = self.factor(self.last_step + 1)
+        return [base * f for base in self.base_values]

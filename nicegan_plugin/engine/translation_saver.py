@@ -1,0 +1,69 @@
+"""Write every test-time translation to disk under its source file name."""
+import os
+import os.path as osp
+from typing import Optional, Sequence
+
+import mmcv
+import numpy as np
+from mmengine.hooks import Hook
+
+from mmagic.registry import HOOKS
+
+
+@HOOKS.register_module()
+class NICEGANSaveTranslationsHook(Hook):
+    """Saves ``fake_<domain>`` of each test sample as ``<out_dir>/fake_<domain>/<name>``.
+
+    ``<name>`` is the source image's path relative to its test folder (the official
+    test phase writes ``fakeB/<basename>``). Needs the source paths in the samples'
+    metainfo: ``PackInputs(meta_keys=['img_A_path', 'img_B_path'])``, as the configs
+    set. The unpaired test set repeats the smaller domain's images; a repeated image
+    is written once.
+
+    Args:
+        out_dir: folder for the images; relative paths are under the work dir.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self, out_dir: str = 'translations') -> None:
+        self.out_dir = out_dir
+        self._written = set()
+
+    def _root(self, runner) -> str:
+        return self.out_dir if osp.isabs(self.out_dir) else osp.join(runner.work_dir,
+                                                                        self.out_dir)
+
+    def after_test_iter(self, runner, batch_idx: int, data_batch=None,
+                        outputs: Optional[Sequence] = None) -> None:
+        model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+        domains = list(model.domains)
+        root = self._root(runner)
+        for sample in outputs or []:
+            for src_key, src in zip(('img_A_path', 'img_B_path'), domains):
+                tgt = model.other_domain(src)
+                path = sample.metainfo.get(src_key)
+                fake = sample.get(f'fake_{tgt}')
+                if path is None or fake is None:
+                    continue
+                rel = self._relative(path)
+                dst = osp.join(root, f'fake_{tgt}', rel)
+                if dst in self._written:
+                    continue
+                img = fake.detach().cpu().numpy().transpose(1, 2, 0)  # BGR 0-255
+                mmcv.imwrite(np.clip(np.round(img), 0, 255).astype(np.uint8), dst)
+                self._written.add(dst)
+
+    @staticmethod
+    def _relative(path: str) -> str:
+        parts = os.path.normpath(path).split(os.sep)
+        for i in range(len(parts) - 1, -1, -1):  # below the testA/testB folder
+            if parts[i] in ('testA', 'testB', 'trainA', 'trainB'):
+                return osp.join(*parts[i + 1:])
+        return osp.basename(path)
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
+        if self._written:
+            runner.logger.info(f'{len(self._written)} translated test images written to '
+                               f'{self._root(runner)}')
+        self._written = set()

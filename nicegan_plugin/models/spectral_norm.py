@@ -1,0 +1,70 @@
+"""Spectral normalization with the official code's power iteration, as a parametrization.
+
+The official networks use the hook-based ``torch.nn.utils.spectral_norm``, whose power
+iteration updates ``v = normalize(W^T u)`` and then ``u = normalize(W v)``.
+``torch.nn.utils.parametrizations.spectral_norm`` updates ``u`` first, then ``v``,
+and runs 15 warm-up iterations at construction, so the same weights and buffers give
+a different sigma after one train-mode forward (measured: 2-5e-2 relative on the
+parity fixtures' losses). This parametrization keeps the modern API (state-dict keys
+``parametrizations.weight.original`` / ``.0._u`` / ``.0._v``, works with DDP, deepcopy
+and ``torch.func``) and the official arithmetic:
+
+- train mode: one power iteration per evaluation of ``module.weight`` (one per
+  forward), then ``W / (u . W v)`` with the updated, cloned ``u`` and ``v``;
+- eval mode: no iteration;
+- construction: ``u``, ``v`` drawn from N(0, 1) (``u`` first) and normalized, no
+  warm-up, as the official code's initial state.
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.utils import parametrize
+
+
+class OfficialSpectralNorm(nn.Module):
+    """Parametrization ``W -> W / sigma(W)`` (see module docstring).
+
+    Args:
+        weight: the weight being parametrized (sets the buffer sizes).
+        n_power_iterations: power iterations per train-mode evaluation.
+        eps: added in the normalizations.
+    """
+
+    def __init__(self, weight: torch.Tensor, n_power_iterations: int = 1,
+                 eps: float = 1e-12) -> None:
+        super().__init__()
+        self.n_power_iterations = n_power_iterations
+        self.eps = eps
+        h, w = weight.shape[0], weight[0].numel()
+        u = F.normalize(weight.new_empty(h).normal_(0, 1), dim=0, eps=eps)
+        v = F.normalize(weight.new_empty(w).normal_(0, 1), dim=0, eps=eps)
+        self.register_buffer('_u', u)
+        self.register_buffer('_v', v)
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        weight_mat = weight.flatten(1)
+        u, v = self._u, self._v
+        if self.training and self.n_power_iterations > 0:
+            with torch.no_grad():
+                for _ in range(self.n_power_iterations):
+                    v = F.normalize(torch.mv(weight_mat.t(), u), dim=0, eps=self.eps,
+                                    out=self._v)
+                    u = F.normalize(torch.mv(weight_mat, v), dim=0, eps=self.eps,
+                                    out=self._u)
+                u = u.clone(memory_format=torch.contiguous_format)
+                v = v.clone(memory_format=torch.contiguous_format)
+        sigma = torch.dot(u, torch.mv(weight_mat, v))
+        return weight / sigma
+
+    def right_inverse(self, value: torch.Tensor) -> torch.Tensor:
+        # assigning ``module.weight = W`` stores W as the un-normalized original
+        return value
+
+
+def spectral_norm(module: nn.Module, n_power_iterations: int = 1,
+                  eps: float = 1e-12) -> nn.Module:
+    """Apply :class:`OfficialSpectralNorm` to ``module.weight`` (Conv2d / Linear)."""
+    parametrize.register_parametrization(
+        module, 'weight', OfficialSpectralNorm(module.weight, n_power_iterations, eps),
+        unsafe=True)
+    return module

@@ -1,0 +1,52 @@
+"""Helpers shared by tools/train.py and tools/test.py."""
+import os
+from typing import Optional
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config
+
+
+def enable_amp(cfg: Config) -> None:
+    """Switch every optimizer wrapper of ``cfg.optim_wrapper`` to ``AmpOptimWrapper``.
+
+    MMagic's own ``tools/train.py`` only switches sub-dicts that already have a
+    ``type`` key, so for multi-optimizer configs (``generators``/``discriminators``,
+    no ``type``) ``--amp`` is silently ignored. Here every sub-dict that holds an
+    ``optimizer`` is switched.
+    """
+    ow = cfg.optim_wrapper
+    targets = [v for v in ow.values() if isinstance(v, dict) and 'optimizer' in v] \
+        if 'constructor' in ow or 'optimizer' not in ow else [ow]
+    if not targets:
+        raise ValueError('--amp: no optimizer wrapper found in cfg.optim_wrapper')
+    for sub in targets:
+        if sub.get('type', 'OptimWrapper') not in ('OptimWrapper', 'AmpOptimWrapper'):
+            raise ValueError(f'--amp: cannot switch optimizer wrapper type {sub["type"]!r}')
+        sub['type'] = 'AmpOptimWrapper'
+        sub.setdefault('loss_scale', 'dynamic')
+
+
+def setup_distributed(cfg: Config, launcher: str) -> Optional[str]:
+    """Pick the process-group backend (nccl with GPUs, gloo without) and start it.
+
+    MMEngine 0.10.7's ``init_dist`` always calls ``torch.cuda.set_device``, which
+    fails on machines without a GPU; for the ``pytorch`` launcher on CPU we start the
+    (gloo) group ourselves, and MMEngine's Runner then uses it as is. Returns the
+    backend, or None when not distributed.
+    """
+    if launcher == 'none':
+        return None
+    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    backend = dist_cfg.get('backend') or ('nccl' if torch.cuda.is_available() else 'gloo')
+    dist_cfg['backend'] = backend
+    if launcher == 'pytorch' and not torch.cuda.is_available() \
+            and not torch_dist.is_initialized():
+        torch_dist.init_process_group(backend=backend)
+    return backend
+
+
+def set_local_rank(local_rank: int) -> None:
+    """``torch.distributed.launch`` passes --local-rank; torchrun sets LOCAL_RANK."""
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(local_rank)

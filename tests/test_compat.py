@@ -1,0 +1,75 @@
+"""The plugin's compatibility fixes for the tested stack."""
+import os
+
+import pytest
+import torch
+
+
+def test_mmengine_checkpoint_loads_with_weights_only(tmp_path):
+    """A checkpoint with mmengine's message hub and numpy values loads safely."""
+    import numpy as np
+    from mmengine.logging import MessageHub
+    hub = MessageHub.get_instance('compat-test')
+    hub.update_scalar('train/loss', 1.5)
+    hub.update_scalar('train/lr', np.float64(1e-4))
+    hub.update_info('iter', 3)
+    ckpt = {'meta': {'iter': 3, 'seed': np.int64(5), 'arr': np.arange(3.)},
+            'message_hub': hub.state_dict(), 'state_dict': {'w': torch.ones(2)}}
+    path = tmp_path / 'ckpt.pth'
+    torch.save(ckpt, path)
+    loaded = torch.load(path)  # torch's default: weights_only=True
+    assert loaded['meta']['iter'] == 3
+    assert torch.equal(loaded['state_dict']['w'], torch.ones(2))
+
+
+class NotAllowed:
+    pass
+
+
+class GetattrEscape:
+    """Pickles as getattr(numpy.ndarray, 'tofile'): an allowed class, a refused attribute."""
+
+    def __reduce__(self):
+        import numpy as np
+        return getattr, (np.ndarray, 'tofile')
+
+
+def test_unlisted_globals_are_still_refused(tmp_path):
+    path = tmp_path / 'evil.pth'
+    torch.save({'x': NotAllowed()}, path)
+    with pytest.raises(Exception, match='weights_only|Unsupported global'):
+        torch.load(path)
+    torch.save({'x': GetattrEscape()}, path)
+    with pytest.raises(Exception, match='refused getattr'):
+        torch.load(path)
+
+
+def test_real_runner_checkpoint_loads(tmp_path):
+    """A checkpoint written by MMEngine's CheckpointHook (see test_train_tools) loads."""
+    from mmengine.logging import MessageHub
+    from mmengine.runner.checkpoint import save_checkpoint
+    hub = MessageHub.get_instance('compat-real')
+    hub.update_scalar('train/loss', 1.0)
+    save_checkpoint({'message_hub': hub.state_dict(), 'meta': {}}, str(tmp_path / 'c.pth'))
+    loaded = torch.load(tmp_path / 'c.pth')
+    hub2 = MessageHub.get_instance('compat-real-2')
+    hub2.load_state_dict(loaded['message_hub'])
+    assert hub2.get_scalar('train/loss').current() == 1.0
+
+
+def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
+    from mmengine.fileio.backends.local_backend import LocalBackend
+    target = tmp_path / 'iter_1.pth'
+    target.write_bytes(b'previous good checkpoint')
+    backend = LocalBackend()
+
+    def failing_fsync(fd):
+        raise OSError('disk full')
+    monkeypatch.setattr(os, 'fsync', failing_fsync)
+    with pytest.raises(OSError):
+        backend.put(b'new checkpoint', target)
+    assert target.read_bytes() == b'previous good checkpoint'
+    assert os.listdir(tmp_path) == ['iter_1.pth'], 'temporary file left behind'
+    monkeypatch.undo()
+    backend.put(b'new checkpoint', target)
+    assert target.read_bytes() == b'new checkpoint'

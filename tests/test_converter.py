@@ -1,0 +1,123 @@
+"""Official <-> plugin checkpoint conversion."""
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import ROOT, fixture_dir
+
+
+def _official(name):
+    return torch.load(f'{fixture_dir(name)}/official_params_init.pt', weights_only=True)
+
+
+@pytest.mark.parametrize('name,light,ch,n_res,n_dis,size', [
+    ('light64', True, 16, 2, 6, 256), ('full64', False, 8, 1, 6, 64)])
+def test_infers_architecture(name, light, ch, n_res, n_dis, size):
+    from nicegan_plugin.converter import infer_config
+    arch = infer_config(_official(name))
+    assert (arch['light'], arch['ch'], arch['n_res'], arch['n_dis'], arch['img_size']) == \
+        (light, ch, n_res, n_dis, size)
+
+
+@pytest.mark.parametrize('name', ['light64', 'full64'])
+def test_round_trip_official_plugin_official(name):
+    from nicegan_plugin.converter import official_to_plugin, plugin_to_official
+    src = _official(name)
+    plugin, cfg = official_to_plugin(src, 'cat', 'dog')
+    assert cfg['reachable_domains'] == ['cat', 'dog']
+    assert any(k.startswith('generators.dog.') for k in plugin['state_dict'])
+    back = plugin_to_official(plugin, 'cat', 'dog')
+    for net in ('gen2B', 'gen2A', 'disA', 'disB'):
+        ref = {k: v for k, v in src[net].items() if not k.endswith(('total_ops', 'total_params'))}
+        assert list(back[net]) == list(ref), f'{net}: official key order not reproduced'
+        for k, v in ref.items():
+            assert torch.equal(back[net][k], v), (net, k)
+    assert back['start_iter'] == src['start_iter']
+    for opt in ('G_optimizer', 'D_optimizer'):
+        assert len(back[opt]['param_groups'][0]['params']) == \
+            len(src[opt]['param_groups'][0]['params'])
+
+
+def test_optimizer_state_round_trip_after_training():
+    """Adam moments follow their parameters through both conversions."""
+    from mmagic.registry import MODELS
+    from mmengine.optim import build_optim_wrapper
+    from nicegan_plugin.converter import official_to_plugin, plugin_to_official
+    plugin, cfg = official_to_plugin(_official('light64'))
+    model = MODELS.build(cfg)
+    model.load_state_dict(plugin['state_dict'])
+    optim = build_optim_wrapper(model, dict(
+        constructor='MultiOptimWrapperConstructor',
+        generators=dict(optimizer=dict(type='Adam', lr=1e-4, betas=(0.5, 0.999))),
+        discriminators=dict(optimizer=dict(type='Adam', lr=1e-4, betas=(0.5, 0.999)))))
+    real = {d: torch.rand(1, 3, 64, 64) * 2 - 1 for d in ('A', 'B')}
+    model.train_on_batch(real, optim)
+    ckpt = {'state_dict': model.state_dict(), 'meta': {'iter': 1},
+            'optimizer': optim.state_dict()}
+    official = plugin_to_official(ckpt)
+    again, _ = official_to_plugin(official)
+    for group in ('generators', 'discriminators'):
+        a, b = ckpt['optimizer'][group]['state'], again['optimizer'][group]['state']
+        assert set(a) == set(b)
+        for i in a:
+            for k in ('exp_avg', 'exp_avg_sq'):
+                assert torch.equal(a[i][k], b[i][k])
+    # moment i belongs to parameter i: shapes agree in the official file too
+    params = [p for n in ('gen2B', 'gen2A') for k, p in official[n].items()]
+    g_state = official['G_optimizer']['state']
+    assert all(g_state[i]['exp_avg'].shape == params[i].shape for i in g_state)
+
+
+def test_refusals():
+    from nicegan_plugin.converter import ConversionError, official_to_plugin, plugin_to_official
+    src = _official('light64')
+    with pytest.raises(ConversionError, match='not an official NICE-GAN checkpoint'):
+        official_to_plugin({'state_dict': {}})
+    bad = dict(src, disA=dict(src['disA'], extra_layer=torch.zeros(1)))
+    with pytest.raises(ConversionError, match='unexpected.*extra_layer'):
+        official_to_plugin(bad)
+    bad = dict(src, disB={k: v for k, v in src['disB'].items() if k != 'lamda'})
+    with pytest.raises(ConversionError, match='missing.*lamda'):
+        official_to_plugin(bad)
+    bad = dict(src, gen2A=dict(src['gen2A'], **{'UpBlock0.1.bias': torch.zeros(7)}))
+    with pytest.raises(ConversionError, match='shapes'):
+        official_to_plugin(bad)
+    with pytest.raises(ConversionError, match='not a NICE-GAN plugin checkpoint'):
+        plugin_to_official({'state_dict': {'x': torch.zeros(1)}})
+
+
+def test_cli_writes_loadable_checkpoint_and_config(tmp_path):
+    from mmagic.apis import init_model
+    dst = tmp_path / 'c2d.pth'
+    proc = subprocess.run([sys.executable, 'tools/convert_official_checkpoint.py',
+                           f'{fixture_dir("full64")}/official_params_init.pt', str(dst),
+                           '--domain-a', 'cat', '--domain-b', 'dog'],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / 'c2d.py').is_file()
+    model = init_model(str(tmp_path / 'c2d.py'), str(dst), device='cpu')
+    expected = torch.load(f'{fixture_dir("full64")}/expected_eval.pt', weights_only=True)
+    real_a = torch.load(f'{fixture_dir("full64")}/inputs.pt', weights_only=True)['real_A'][0]
+    with torch.no_grad():
+        out = model.translation(real_a.float(), target_domain='dog')
+    assert torch.allclose(out.double(), expected['fake_A2B'], atol=1e-5)
+    back = tmp_path / 'back.pt'
+    proc = subprocess.run([sys.executable, 'tools/convert_official_checkpoint.py', str(dst),
+                           str(back), '--to-official'], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert set(torch.load(back, weights_only=True)) >= {'gen2B', 'gen2A', 'disA', 'disB'}
+
+
+def test_cli_refuses_non_checkpoint(tmp_path):
+    junk = tmp_path / 'junk.pt'
+    junk.write_bytes(b'not a checkpoint')
+    proc = subprocess.run([sys.executable, 'tools/convert_official_checkpoint.py', str(junk),
+                           str(tmp_path / 'o.pth')], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode != 0 and 'junk.pt' in proc.stderr
+    torch.save({'foo': torch.zeros(1)}, tmp_path / 'other.pt')
+    proc = subprocess.run([sys.executable, 'tools/convert_official_checkpoint.py',
+                           str(tmp_path / 'other.pt'), str(tmp_path / 'o.pth')],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 1 and 'not an official NICE-GAN checkpoint' in proc.stderr

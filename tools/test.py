@@ -1,0 +1,83 @@
+#!/usr/bin/env python
+"""Test a checkpoint with MMEngine's Runner (MMagic's tools/test.py, for this plugin).
+
+Writes the translated test images of both directions to ``<work_dir>/translations``
+(file names kept) and the metrics to ``--out`` (default ``<work_dir>/metrics.json``).
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import nicegan_plugin  # noqa: E402,F401  (registers modules, applies compat fixes)
+import mmengine  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.hooks import Hook  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+from nicegan_plugin.runner_utils import set_local_rank, setup_distributed  # noqa: E402
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--out', help='metrics JSON (default: <work_dir>/metrics.json)')
+    parser.add_argument('--work-dir', help='the directory to save the file containing '
+                        'evaluation metrics and translated images')
+    parser.add_argument('--no-save-images', action='store_true',
+                        help='do not write the translated test images')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings in the config')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    set_local_rank(args.local_rank)
+    return args
+
+
+class SaveMetricHook(Hook):
+    """Dumps the test metrics to a JSON file (as MMagic's test.py does with --out)."""
+    priority = 'LOWEST'
+
+    def __init__(self, out: str) -> None:
+        self.out = out
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
+        if metrics is not None and runner.rank == 0:
+            mmengine.dump({k: float(v) if hasattr(v, '__float__') else v
+                           for k, v in metrics.items()}, self.out, indent=2)
+            runner.logger.info(f'metrics written to {self.out}')
+
+
+def main() -> None:
+    args = parse_args()
+    for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
+        if not osp.isfile(path):
+            sys.exit(f'error: {what} file not found: {path}')
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if not args.no_save_images:
+        cfg.setdefault('custom_hooks', [])
+        cfg.custom_hooks.append(dict(type='NICEGANSaveTranslationsHook',
+                                     out_dir='translations'))
+    setup_distributed(cfg, args.launcher)
+    os.makedirs(cfg.work_dir, exist_ok=True)
+    runner = Runner.from_cfg(cfg)
+    out = args.out or osp.join(cfg.work_dir, 'metrics.json')
+    runner.register_hook(SaveMetricHook(out), 'LOWEST')
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
