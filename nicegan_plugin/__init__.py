@@ -24,4 +24,6 @@ with warnings.catch_warnings():
 
 from . import engine, evaluation, models  # noqa: E402  (registration side effects)
 
+compat.apply_after_import()
+
 __all__ = ['__version__', 'compat', 'engine', 'evaluation', 'models']

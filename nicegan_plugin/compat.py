@@ -7,6 +7,11 @@ Each one is idempotent and tested in ``tests/test_compat.py``:
   its own checkpoints (``resume``, ``load_from``, ``tools/test.py``, ``init_model``),
   which hold a message hub (``HistoryBuffer``) and numpy scalars/arrays. We allow-list
   exactly those types instead of switching the safety off.
+- :func:`fix_translation_inferencer_colours`: MMagic's ``TranslationInferencer.visualize``
+  assumes a BGR model and swaps red and blue of RGB models (ours: the official weights
+  take RGB). It now de-normalizes with the model's own data preprocessor, which gives
+  the old result for BGR models (MMagic's CycleGAN) and the right one for RGB models;
+  ``MMagicInferencer(model_name='cyclegan', ...)`` goes through it.
 - :func:`make_local_checkpoint_writes_atomic`: mmengine's local file backend writes
   checkpoints in place, so a crash mid-write leaves a truncated ``iter_N.pth`` (and a
   ``last_checkpoint`` pointing at it). Writes now go to a temporary file in the same
@@ -83,6 +88,21 @@ def make_local_checkpoint_writes_atomic() -> None:
     _APPLIED.add('atomic_put')
 
 
+def fix_translation_inferencer_colours() -> None:
+    if 'inferencer_colours' in _APPLIED:
+        return
+    from mmagic.apis.inferencers.translation_inferencer import TranslationInferencer
+    from .apis.inferencer import NICEGANTranslationInferencer
+    TranslationInferencer.visualize = NICEGANTranslationInferencer.visualize
+    _APPLIED.add('inferencer_colours')
+
+
 def apply_all() -> None:
+    """Fixes that must be in place before mmagic's models are imported."""
     allow_mmengine_checkpoints_in_weights_only_load()
     make_local_checkpoint_writes_atomic()
+
+
+def apply_after_import() -> None:
+    """Fixes that need the plugin's own modules."""
+    fix_translation_inferencer_colours()

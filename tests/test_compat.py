@@ -73,3 +73,16 @@ def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
     monkeypatch.undo()
     backend.put(b'new checkpoint', target)
     assert target.read_bytes() == b'new checkpoint'
+
+
+def test_translation_inferencer_colours_unchanged_for_bgr_models():
+    """The colour fix gives MMagic's original result for BGR models (its CycleGAN)."""
+    from types import SimpleNamespace
+    from mmagic.apis.inferencers.translation_inferencer import TranslationInferencer
+    from mmagic.models import DataPreprocessor
+    model = torch.nn.Module()
+    model.data_preprocessor = DataPreprocessor()  # CycleGAN's: BGR, mean = std = 127.5
+    model.weight = torch.nn.Parameter(torch.zeros(1))
+    preds = torch.rand(1, 3, 4, 4) * 2 - 1
+    out = TranslationInferencer.visualize(SimpleNamespace(model=model), preds)
+    torch.testing.assert_close(out, (preds[:, [2, 1, 0]] + 1.) / 2.)

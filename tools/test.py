@@ -15,7 +15,10 @@ import nicegan_plugin  # noqa: E402,F401  (registers modules, applies compat fix
 import mmengine  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.hooks import Hook  # noqa: E402
+import torch  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
+
+from nicegan_plugin.engine import NICEGANSaveTranslationsHook  # noqa: E402
 
 from nicegan_plugin.runner_utils import set_local_rank, setup_distributed  # noqa: E402
 
@@ -67,16 +70,29 @@ def main() -> None:
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
-    if not args.no_save_images:
-        cfg.setdefault('custom_hooks', [])
-        cfg.custom_hooks.append(dict(type='NICEGANSaveTranslationsHook',
-                                     out_dir='translations'))
     setup_distributed(cfg, args.launcher)
     os.makedirs(cfg.work_dir, exist_ok=True)
     runner = Runner.from_cfg(cfg)
     out = args.out or osp.join(cfg.work_dir, 'metrics.json')
     runner.register_hook(SaveMetricHook(out), 'LOWEST')
+    saver = None
+    if not args.no_save_images:
+        saver = NICEGANSaveTranslationsHook(out_dir='translations')
+        runner.register_hook(saver)
     runner.test()
+    if saver is not None and not cfg.test_evaluator.get('metrics'):
+        # MMagic's MultiTestLoop only iterates the data its metrics sample; with no
+        # metric configured, translate the test set in one plain pass instead.
+        translate_test_set(runner, saver)
+
+
+def translate_test_set(runner: Runner, saver) -> None:
+    model = runner.model
+    model.eval()
+    with torch.no_grad():
+        for idx, batch in enumerate(runner.test_dataloader):
+            saver.after_test_iter(runner, idx, batch, model.test_step(batch))
+    saver.after_test_epoch(runner)
 
 
 if __name__ == '__main__':

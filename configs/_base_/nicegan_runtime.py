@@ -20,7 +20,8 @@ log_level = 'INFO'
 log_processor = dict(type='LogProcessor', by_epoch=False)
 load_from = None
 resume = False
-model_wrapper_cfg = dict(type='NICEGANDistributedWrapper')
+# scope prefix: MMEngine's Runner looks wrappers up in its root registry
+model_wrapper_cfg = dict(type='mmagic.NICEGANDistributedWrapper')
 vis_backends = [dict(type='VisBackend')]
 visualizer = dict(type='Visualizer', vis_backends=vis_backends)
 val_cfg = dict(type='MultiValLoop')

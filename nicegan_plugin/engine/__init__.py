@@ -1,5 +1,7 @@
+from .hooks import NICEGANCAMVisualizationHook
 from .scheduler import NICEGANLinearDecayLR
 from .translation_saver import NICEGANSaveTranslationsHook
 from .wrapper import NICEGANDistributedWrapper
 
-__all__ = ['NICEGANLinearDecayLR', 'NICEGANDistributedWrapper', 'NICEGANSaveTranslationsHook']
+__all__ = ['NICEGANLinearDecayLR', 'NICEGANDistributedWrapper', 'NICEGANSaveTranslationsHook',
+           'NICEGANCAMVisualizationHook']

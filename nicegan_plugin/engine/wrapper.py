@@ -2,6 +2,7 @@
 from itertools import chain
 from typing import Any
 
+import torch
 import torch.nn as nn
 from mmengine import dist
 
@@ -29,7 +30,15 @@ class NICEGANDistributedWrapper(nn.Module):
                 dist.broadcast(t.data, src=0)
 
     def train_step(self, data: Any, optim_wrapper: Any) -> Any:
-        return self.module.train_step(data, optim_wrapper)
+        """Run the model's step; logged values are averaged over ranks, so the log
+        shows the losses of the whole (global) batch, as a single process would."""
+        log_vars = self.module.train_step(data, optim_wrapper)
+        if dist.get_world_size() > 1 and log_vars:
+            keys = sorted(log_vars)
+            values = torch.stack([log_vars[k].detach().to(torch.float64) for k in keys])
+            dist.all_reduce(values, op='mean')
+            log_vars = {k: v for k, v in zip(keys, values)}
+        return log_vars
 
     def val_step(self, data: Any) -> Any:
         return self.module.val_step(data)

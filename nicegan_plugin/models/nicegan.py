@@ -47,7 +47,7 @@ def sync_gradients(module: nn.Module) -> None:
         return
     grads = [p.grad for p in module.parameters() if p.grad is not None]
     if grads:
-        dist.all_reduce_params(grads, coalesce=True)
+        dist.all_reduce_params(grads, coalesce=True, op='mean')
 
 
 @MODELS.register_module()
