@@ -176,3 +176,41 @@ def test_translation_and_val_step_outputs():
     for s in out:
         assert s.fake_A.shape == (3, 64, 64) and s.fake_B.shape == (3, 64, 64)
         assert 0 <= s.fake_B.min() and s.fake_B.max() <= 255
+
+
+def test_other_registered_modules_with_the_same_interface():
+    """generator/discriminator configs may name any module with the documented interface."""
+    import torch.nn as nn
+    from mmagic.registry import MODELS
+    from nicegan_plugin.models import NICEDiscriminator
+
+    @MODELS.register_module(force=True)
+    class TinyDecoder(nn.Module):
+        """z (B, 2ch, h, w) -> image (B, 3, 4h, 4w)."""
+
+        def __init__(self, in_channels: int = 16):
+            super().__init__()
+            self.net = nn.Sequential(nn.Upsample(scale_factor=4),
+                                     nn.Conv2d(in_channels, 3, 3, padding=1), nn.Tanh())
+
+        def forward(self, z):
+            return self.net(z)
+
+    @MODELS.register_module(force=True)
+    class LocalOnlyDiscriminator(NICEDiscriminator):
+        """Same interface, different heads: the global logit reuses the local one."""
+
+        def forward(self, x):
+            out = super().forward(x)
+            return out._replace(global_logit=out.local_logit)
+
+    cfg = tiny_model_cfg()
+    cfg['generator'] = dict(type='TinyDecoder', in_channels=16)
+    cfg['discriminator'] = dict(type='LocalOnlyDiscriminator', base_channels=8, num_layers=6)
+    model, optim = _build(cfg)
+    assert isinstance(model.generators['A'], TinyDecoder)
+    real = {'A': torch.rand(1, 3, 64, 64) * 2 - 1, 'B': torch.rand(1, 3, 64, 64) * 2 - 1}
+    before = _snapshot(model.generators)
+    log = model.train_on_batch(real, optim)
+    assert torch.equal(log['loss_gan_d_A_global'], log['loss_gan_d_A_local'])
+    assert not _same(before, _snapshot(model.generators))

@@ -134,4 +134,6 @@ class NICEGANCAMVisualizationHook(Hook):
 
     def after_test_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:
         if self.on_test and is_main_process():
-            self.draw(runner, 'test', runner.iter)
+            # not runner.iter: in a test-only run that property builds the train loop
+            # (and its dataset) just to read a counter
+            self.draw(runner, 'test', runner.message_hub.get_info('iter') or 0)

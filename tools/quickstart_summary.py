@@ -1,0 +1,60 @@
+#!/usr/bin/env python
+"""Last step of the quickstart: draw the grid and print where everything is.
+
+Writes ``<work_dir>/quickstart_grid.png``: for each direction, columns of test
+images with rows real / CAM heatmap / reconstruction / translation / cycle (the
+official NICE-GAN panel), both directions stacked.
+"""
+import argparse
+import glob
+import json
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--data', required=True, help='dataset root (testA/testB)')
+    parser.add_argument('--work-dir', required=True)
+    parser.add_argument('--num', type=int, default=6, help='test images per direction')
+    args = parser.parse_args()
+
+    import mmcv
+    from nicegan_plugin.apis import cam_panel, collect_images, images_from_files, load_model
+    model = load_model(args.config, args.checkpoint, device='cpu')
+    a, b = model.domains
+    files = {d: [p for p, _ in collect_images(osp.join(args.data, f'test{x}'))][:args.num]
+             for d, x in ((a, 'A'), (b, 'B'))}
+    grid = cam_panel(model, {d: images_from_files(model, fs) for d, fs in files.items()})
+    grid_path = osp.join(args.work_dir, 'quickstart_grid.png')
+    mmcv.imwrite(grid, grid_path)
+
+    test_dir = osp.join(args.work_dir, 'test')
+    metrics_path = osp.join(test_dir, 'metrics.json')
+    metrics = json.load(open(metrics_path)) if osp.isfile(metrics_path) else {}
+    panels = sorted(glob.glob(osp.join(args.work_dir, '*', 'vis_data', 'vis_image', '*.png')))
+    print('\n' + '=' * 72)
+    print('NICE-GAN quickstart finished')
+    print(f'  checkpoint          {args.checkpoint}')
+    print(f'  grid (open this)    {grid_path}')
+    print(f'                      rows: real / CAM heatmap / reconstruction / translation /'
+          f' cycle; top {a}->{b}, bottom {b}->{a}')
+    print(f'  test translations   {osp.join(test_dir, "translations")}/fake_{{{a},{b}}}')
+    print(f'  translate tool out  {osp.join(args.work_dir, f"translate_{a}2{b}")}')
+    print(f'  CAM panels (train)  {len(panels)} files, e.g. {panels[-1] if panels else "-"}')
+    if metrics:
+        print(f'  metrics             {metrics_path}')
+        for k, v in metrics.items():
+            print(f'      {k}: {v}')
+    else:
+        print('  metrics             none computed: FID/KID need the Inception weights '
+              '(see README "Evaluation"; set NICEGAN_INCEPTION and re-run)')
+    print('=' * 72)
+
+
+if __name__ == '__main__':
+    main()
