@@ -9,14 +9,14 @@ from conftest import ROOT
 
 
 def test_quickstart_reduced(tmp_path):
-    env = dict(os.environ, QUICKSTART_ITERS='4', WORK_DIR=str(tmp_path / 'work'),
+    env = dict(os.environ, QUICKSTART_ITERS='12', WORK_DIR=str(tmp_path / 'work'),
                QUICKSTART_DATA=str(tmp_path / 'data'))
     proc = subprocess.run(['bash', 'tools/quickstart.sh'], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=900)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-5000:]
     assert 'NICE-GAN quickstart finished' in out
-    assert 'eta:' in out  # MMagic's logger with ETA
+    assert 'eta:' in out  # MMagic's logger with ETA (from the first few iterations on)
     work = tmp_path / 'work'
     grid = cv2.imread(str(work / 'quickstart_grid.png'))
     # two directions x 5 rows of 64 px (+ an 8 px gap), 6 columns of 64 px
@@ -25,4 +25,4 @@ def test_quickstart_reduced(tmp_path):
         assert len(os.listdir(work / 'test' / 'translations' / f'fake_{dom}')) == 8
     translated = os.listdir(work / 'translate_day2night')
     assert sum(not f.endswith(('_cam.png',)) for f in translated) == 8
-    assert osp.isfile(work / 'iter_4.pth')
+    assert osp.isfile(work / 'iter_12.pth')

@@ -25,8 +25,10 @@ $PY tools/make_toy_dataset.py "$DATA"
 
 echo "== 2/4 training $ITERS iterations (MMagic runner; log with ETA below)"
 SAVE=$(( ITERS < 200 ? ITERS : 200 ))
+LOG=$(( ITERS < 100 ? 1 : 20 ))
 $PY tools/train.py "$CONFIG" --work-dir "$WORK_DIR" --cfg-options \
   train_cfg.max_iters="$ITERS" default_hooks.checkpoint.interval="$SAVE" \
+  default_hooks.logger.interval="$LOG" \
   custom_hooks.0.interval="$SAVE" \
   train_dataloader.dataset.data_root="$DATA" val_dataloader.dataset.data_root="$DATA" \
   test_dataloader.dataset.data_root="$DATA"

@@ -33,13 +33,17 @@ test_dataloader = val_dataloader
 custom_hooks = [
     dict(type='NICEGANCAMVisualizationHook', interval=1000, num_samples=4),
 ]
+# FID and KID x 100 (the paper's metrics) for both directions, offline: the standard FID
+# Inception weights come from inception_path, $NICEGAN_INCEPTION or the pytorch-fid /
+# MMagic cache (README, "Evaluation"). Real features are extracted once and shared.
+inception_path = None
 metrics = [
-    dict(type='TransFID', prefix=f'FID-{domain_a}-to-{domain_b}', fake_nums=num_test_a,
-         inception_style='PyTorch', real_key=f'img_{domain_b}', fake_key=f'fake_{domain_b}',
-         sample_model='orig'),
-    dict(type='TransFID', prefix=f'FID-{domain_b}-to-{domain_a}', fake_nums=num_test_b,
-         inception_style='PyTorch', real_key=f'img_{domain_a}', fake_key=f'fake_{domain_a}',
-         sample_model='orig'),
+    dict(type=metric, prefix=f'{name}-{src}-to-{tgt}', fake_nums=n_src, real_nums=n_tgt,
+         real_key=f'img_{tgt}', fake_key=f'fake_{tgt}', inception_path=inception_path,
+         sample_model='orig')
+    for src, tgt, n_src, n_tgt in ((domain_a, domain_b, num_test_a, num_test_b),
+                                   (domain_b, domain_a, num_test_b, num_test_a))
+    for metric, name in (('OfflineTransFID', 'FID'), ('TransKID', 'KID'))
 ]
 val_evaluator = dict(metrics=metrics)
 test_evaluator = dict(metrics=metrics)

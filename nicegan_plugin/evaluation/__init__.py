@@ -1,0 +1,14 @@
+"""Offline FID / KID for translation models (registers ``OfflineTransFID`` and ``TransKID``)."""
+from .feature_cache import clear_caches
+from .functional import (feature_stats, fid_from_features, frechet_distance,
+                         kid_from_features, mmd2_unbiased, polynomial_kernel)
+from .inception import (ENV_VAR, FIDInceptionFeatures, InceptionWeightsNotFound,
+                        inception_features, load_inception, resolve_inception_path)
+from .metrics import OfflineTransFID, TransKID
+
+__all__ = [
+    'ENV_VAR', 'FIDInceptionFeatures', 'InceptionWeightsNotFound', 'OfflineTransFID',
+    'TransKID', 'clear_caches', 'feature_stats', 'fid_from_features', 'frechet_distance',
+    'inception_features', 'kid_from_features', 'load_inception', 'mmd2_unbiased',
+    'polynomial_kernel', 'resolve_inception_path'
+]

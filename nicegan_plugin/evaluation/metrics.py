@@ -1,0 +1,180 @@
+"""Offline FID and KID metrics for translation models, in MMagic's metric framework.
+
+Both follow :class:`mmagic.evaluation.TransFID`'s conventions (sampler = the val/test
+dataloader, ``fake_key``/``real_key``/``prefix``/``fake_nums``/``real_nums``/``sample_model``,
+``inception_pkl``) and differ from it in that
+
+- the Inception weights come from a local file only (:mod:`.inception`; MMagic's
+  PyTorch-style FID ignores ``inception_path`` and downloads);
+- real features are kept raw, computed once and shared between FID and KID, and fake
+  features are computed once per batch for all metrics on the same outputs
+  (:mod:`.feature_cache`).
+
+Config use (``inception_path`` may be left out when ``$NICEGAN_INCEPTION`` is set)::
+
+    dict(type='OfflineTransFID', prefix='FID-horse-to-zebra', fake_nums=120,
+         real_key='img_zebra', fake_key='fake_zebra', sample_model='orig',
+         inception_path='pt_inception-2015-12-05-6726825d.pth')
+    dict(type='TransKID', prefix='KID-horse-to-zebra', fake_nums=120,
+         real_key='img_zebra', fake_key='fake_zebra', sample_model='orig',
+         inception_path='pt_inception-2015-12-05-6726825d.pth')
+"""
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+from mmengine.dist import is_main_process
+from mmengine.model import is_model_wrapper
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from mmagic.evaluation.metrics.fid import TransFID
+from mmagic.registry import METRICS
+from .feature_cache import FAKE_MEMO, real_features
+from .functional import feature_stats, fid_from_features, frechet_distance, kid_from_features
+from .inception import inception_features, load_inception
+
+
+class _OfflineInceptionMetric(TransFID):
+    """TransFID machinery with a local Inception and shared real/fake features.
+
+    Args (``TransFID``'s, in its order):
+        fake_nums: number of translated images used (from the val/test dataloader).
+        real_nums: number of real dataset items used; -1 = ``len(dataset)``. For an unpaired
+            test set ``len = max(n_A, n_B)``, so pass the target domain's test-set size to
+            use each real image exactly once.
+        inception_style: ``'PyTorch'``/``'StyleGAN'`` to assert the file kind; ``None`` detects.
+        inception_path: local weight file (pytorch-fid ``.pth`` state dict or StyleGAN
+            TorchScript ``.pt``); ``None`` = ``$NICEGAN_INCEPTION`` or the default caches.
+        inception_pkl: pickle of real features (read if it exists, else written).
+        fake_key, real_key, sample_model, collect_device, prefix: as in ``TransFID``.
+    """
+
+    def __init__(self, fake_nums: int, real_nums: int = -1,
+                 inception_style: Optional[str] = None, inception_path: Optional[str] = None,
+                 inception_pkl: Optional[str] = None, fake_key: Optional[str] = None,
+                 real_key: Optional[str] = 'img', sample_model: str = 'orig',
+                 collect_device: str = 'cpu', prefix: Optional[str] = None) -> None:
+        super().__init__(fake_nums, real_nums, inception_style, inception_path, inception_pkl,
+                         fake_key, real_key, sample_model, collect_device, prefix)
+        self.real_feats: Optional[np.ndarray] = None  # (N, 2048), set on the main rank
+
+    def _load_inception(self, inception_style: Optional[str],
+                        inception_path: Optional[str]) -> Tuple[nn.Module, str]:
+        """Called by ``FrechetInceptionDistance.__init__``: local file only, shared network."""
+        net, style, self.weights_id = load_inception(inception_path, inception_style)
+        return net, style
+
+    def forward_inception(self, image: Tensor) -> Tensor:
+        """(N, 2048) CPU features of BGR [0, 255] images (see :func:`inception_features`)."""
+        return inception_features(self.inception, self.inception_style, image)
+
+    def prepare(self, module: nn.Module, dataloader: DataLoader) -> None:
+        """Move Inception to the model's device and fetch the (shared) real features."""
+        if is_model_wrapper(module):
+            module = module.module
+        self.data_preprocessor = module.data_preprocessor
+        self.device = module.data_preprocessor.device
+        self.inception.to(self.device).eval()
+        state = real_features(dataloader, module.data_preprocessor, self.real_key or 'img',
+                              self.real_nums, self.weights_id, self.forward_inception,
+                              self.inception_pkl, self.prefix)
+        if is_main_process():
+            self._set_real(state)
+
+    def _set_real(self, state: dict) -> None:
+        raise NotImplementedError
+
+    def _pick_fake(self, sample: dict) -> Tensor:
+        """``sample[sample_model][fake_key]`` if nested, else ``sample[fake_key]``."""
+        if self.sample_model in sample:
+            sample = sample[self.sample_model]
+        key = self.fake_key if self.fake_key is not None else 'fake_img'
+        if key not in sample:
+            raise KeyError(f'{type(self).__name__} ({self.prefix}): no {key!r} in the model '
+                           f'outputs; available: {sorted(sample)}')
+        return sample[key]
+
+    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
+        """Fake features of one batch, reused from :data:`FAKE_MEMO` when another metric
+        has just extracted them from the very same output tensors."""
+        if len(self.fake_results) >= self.fake_nums_per_device:
+            return
+        imgs = [self._pick_fake(s) for s in data_samples]
+        feats = FAKE_MEMO.get(self.weights_id, imgs)
+        if feats is None:
+            if all(img.shape == imgs[0].shape for img in imgs):
+                feats = self.forward_inception(torch.stack(imgs))
+            else:
+                feats = torch.cat([self.forward_inception(img[None]) for img in imgs])
+            FAKE_MEMO.put(self.weights_id, imgs, feats)
+        self.fake_results += list(torch.split(feats, 1))
+
+    def evaluate(self) -> dict:
+        FAKE_MEMO.clear()  # drop the references to the last batches
+        return super().evaluate()
+
+    @staticmethod
+    def _fake_array(fake_results: List[Tensor]) -> np.ndarray:
+        return torch.cat(fake_results).cpu().numpy()
+
+
+@METRICS.register_module()
+class OfflineTransFID(_OfflineInceptionMetric):
+    """``TransFID`` with local Inception weights; reports ``fid``, ``mean``, ``cov``."""
+
+    name = 'FID'
+
+    def _set_real(self, state: dict) -> None:
+        self.real_feats = state.get('raw_feature')
+        if self.real_feats is None:  # an MMagic FID pickle: statistics only
+            self.real_mean, self.real_cov = state['real_mean'], state['real_cov']
+
+    def compute_metrics(self, fake_results: list) -> dict:
+        fake = self._fake_array(fake_results)
+        if self.real_feats is not None:
+            return fid_from_features(fake, self.real_feats)
+        fid, mean_term, cov_term = frechet_distance(*feature_stats(fake), self.real_mean,
+                                                    self.real_cov)
+        return dict(fid=fid, mean=mean_term, cov=cov_term)
+
+
+@METRICS.register_module()
+class TransKID(_OfflineInceptionMetric):
+    """Kernel Inception Distance for translation models (NICE-GAN paper's second metric).
+
+    Unbiased MMD^2, polynomial kernel (degree 3, gamma = 1/2048, coef0 = 1), averaged over
+    ``num_subsets`` seeded random subsets of size ``min(subset_size, n_fake, n_real)``.
+    Reports ``kid`` (mean), ``kid_std`` (std over subsets) and ``kid_x100`` (KID x 100, the
+    number the paper prints). The paper's ``metric/fid_kid.py`` used 50 unseeded subsets.
+
+    Args:
+        num_subsets, subset_size, seed: the subset sampler; see :func:`kid_from_features`.
+        Others: as :class:`OfflineTransFID`.
+    """
+
+    name = 'KID'
+
+    def __init__(self, fake_nums: int, real_nums: int = -1,
+                 inception_style: Optional[str] = None, inception_path: Optional[str] = None,
+                 inception_pkl: Optional[str] = None, fake_key: Optional[str] = None,
+                 real_key: Optional[str] = 'img', sample_model: str = 'orig',
+                 collect_device: str = 'cpu', prefix: Optional[str] = None,
+                 num_subsets: int = 100, subset_size: int = 1000, seed: int = 0) -> None:
+        super().__init__(fake_nums, real_nums, inception_style, inception_path, inception_pkl,
+                         fake_key, real_key, sample_model, collect_device, prefix)
+        self.num_subsets, self.subset_size, self.seed = num_subsets, subset_size, seed
+
+    def _set_real(self, state: dict) -> None:
+        if 'raw_feature' not in state:
+            raise ValueError(f'{self.prefix}: inception_pkl={self.inception_pkl!r} holds only '
+                             'mean/covariance (an MMagic FID pickle); KID needs the raw real '
+                             'features. Point inception_pkl to a new path (it will be written).')
+        self.real_feats = np.asarray(state['raw_feature'])
+
+    def compute_metrics(self, fake_results: list) -> dict:
+        out = kid_from_features(self._fake_array(fake_results), self.real_feats,
+                                self.num_subsets, self.subset_size, self.seed)
+        return {k: out[k] for k in ('kid', 'kid_std', 'kid_x100')}
+

@@ -1,0 +1,14 @@
+# tiny_h2z with the paper configs' FID + KID metrics for both directions, sized for a
+# test set of 3 horses and 4 zebras.
+_base_ = ['./tiny_h2z.py']
+num_test_a, num_test_b = 3, 4
+metrics = [
+    dict(type=metric, prefix=f'{name}-{src}-to-{tgt}', fake_nums=n_src, real_nums=n_tgt,
+         real_key=f'img_{tgt}', fake_key=f'fake_{tgt}', inception_path=None,
+         sample_model='orig', **extra)
+    for src, tgt, n_src, n_tgt in (('horse', 'zebra', num_test_a, num_test_b),
+                                   ('zebra', 'horse', num_test_b, num_test_a))
+    for metric, name, extra in (('OfflineTransFID', 'FID', {}),
+                                ('TransKID', 'KID', dict(num_subsets=10, subset_size=3)))
+]
+test_evaluator = dict(metrics=metrics)
