@@ -56,7 +56,7 @@ link_venv() {
 }
 
 verify() {
-  "$1/bin/python" - <<'EOF'
+  PYTHONWARNINGS=ignore "$1/bin/python" - <<'EOF'
 import importlib, sys
 mods = ['torch', 'torchvision', 'mmcv', 'mmcv.ops', 'mmengine', 'mmagic', 'mmagic.models',
         'mmagic.evaluation', 'mmagic.apis', 'mmagic.datasets.transforms', 'cv2', 'numpy']
@@ -129,5 +129,5 @@ link_venv "$VENV"
 log "installing nicegan_plugin (editable) from $ROOT"
 .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e . >/dev/null
 verify .venv
-.venv/bin/python -c "import nicegan_plugin; print('nicegan_plugin', nicegan_plugin.__version__, 'from', nicegan_plugin.__file__)"
+PYTHONWARNINGS=ignore .venv/bin/python -c "import nicegan_plugin; print('nicegan_plugin', nicegan_plugin.__version__, 'from', nicegan_plugin.__file__)"
 log "done: activate with 'source .venv/bin/activate'"
