@@ -13,7 +13,7 @@ MMEngine's ``ParamSchedulerHook`` does.
 import copy
 import json
 import os.path as osp
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 
@@ -61,8 +61,7 @@ class Report:
 
 
 def build_from_fixture(fixture: str):
-    """Convert the fixture's official checkpoint and build the model (float64)."""
-    from mmagic.registry import MODELS
+    """Convert the fixture's official checkpoint: (plugin checkpoint, model config)."""
     from mmengine.registry import init_default_scope
     init_default_scope('mmagic')
     ckpt = torch.load(osp.join(fixture, 'official_params_init.pt'), map_location='cpu',

@@ -1,10 +1,26 @@
 """Helpers shared by tools/train.py and tools/test.py."""
 import os
+import os.path as osp
 from typing import Optional
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
+
+
+def load_config(path: str, launcher: str, cfg_options: Optional[dict],
+                work_dir: Optional[str]) -> Config:
+    """``Config.fromfile`` + ``--cfg-options`` + the work dir (CLI > config >
+    ``./work_dirs/<config name>``), as MMagic's tools do."""
+    cfg = Config.fromfile(path)
+    cfg.launcher = launcher
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
+    return cfg
 
 
 def enable_amp(cfg: Config) -> None:

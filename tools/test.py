@@ -13,14 +13,15 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import nicegan_plugin  # noqa: E402,F401  (registers modules, applies compat fixes)
 import mmengine  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 from mmengine.hooks import Hook  # noqa: E402
 import torch  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from nicegan_plugin.engine import NICEGANSaveTranslationsHook  # noqa: E402
 
-from nicegan_plugin.runner_utils import set_local_rank, setup_distributed  # noqa: E402
+from nicegan_plugin.runner_utils import (load_config, set_local_rank,  # noqa: E402
+                                         setup_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -61,14 +62,7 @@ def main() -> None:
     for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
         if not osp.isfile(path):
             sys.exit(f'error: {what} file not found: {path}')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     cfg.load_from = args.checkpoint
     setup_distributed(cfg, args.launcher)
     os.makedirs(cfg.work_dir, exist_ok=True)

@@ -14,11 +14,11 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import nicegan_plugin  # noqa: E402,F401  (registers modules, applies compat fixes)
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from nicegan_plugin.runner_utils import (enable_amp, set_local_rank,  # noqa: E402
-                                         setup_distributed)
+from nicegan_plugin.runner_utils import (enable_amp, load_config,  # noqa: E402
+                                         set_local_rank, setup_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -44,14 +44,7 @@ def main() -> None:
     args = parse_args()
     if not osp.isfile(args.config):
         sys.exit(f'error: config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     if args.amp:
         enable_amp(cfg)
     if args.auto_scale_lr:
