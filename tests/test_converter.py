@@ -121,3 +121,31 @@ def test_cli_refuses_non_checkpoint(tmp_path):
                            str(tmp_path / 'other.pt'), str(tmp_path / 'o.pth')],
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 1 and 'not an official NICE-GAN checkpoint' in proc.stderr
+
+
+@pytest.mark.parametrize('n_dis,light,size', [(7, True, 96), (8, True, 192), (7, False, 96)])
+def test_round_trip_other_architectures(n_dis, light, size):
+    """plugin -> official -> plugin for n_dis 7/8 (non-empty shared trunk) and full G."""
+    from mmagic.registry import MODELS
+    from nicegan_plugin.converter import (infer_config, official_to_plugin,
+                                          plugin_to_official)
+    from conftest import tiny_model_cfg
+    cfg = tiny_model_cfg(img_size=size, light=light)
+    cfg['discriminator']['num_layers'] = n_dis
+    model = MODELS.build(cfg)
+    official = plugin_to_official({'state_dict': model.state_dict(), 'meta': {'iter': 7}})
+    assert any(k.startswith('Dis0_0.') for k in official['disA'])
+    arch = infer_config(official, img_size=None if not light else size)
+    assert (arch['n_dis'], arch['light'], arch['img_size'], arch['ch']) == \
+        (n_dis, light, size, 8)
+    back, back_cfg = official_to_plugin(official, 'A', 'B', None if not light else size)
+    assert back['meta']['iter'] == 7
+    for k, v in model.state_dict().items():
+        assert torch.equal(back['state_dict'][k], v), k
+    rebuilt = MODELS.build(back_cfg)
+    rebuilt.load_state_dict(back['state_dict'])
+    x = torch.rand(1, 3, size, size) * 2 - 1
+    model.eval(), rebuilt.eval()
+    with torch.no_grad():
+        assert torch.equal(model.translation(x, target_domain='B'),
+                           rebuilt.translation(x, target_domain='B'))
