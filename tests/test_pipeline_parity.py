@@ -72,3 +72,31 @@ def test_runner_iteration_matches_official_step1(tmp_path):
                    recon=meta['recon_weight'])
     for ours, official, w in official_loss_names(weights):
         assert captured[ours] == pytest.approx(w * ref[official], rel=1e-4), official
+
+
+def test_test_pipeline_equals_official_transform():
+    """configs/nicegan_c2d.py's test pipeline + data preprocessor give, on real photos,
+    what the official test transform gives (PIL RGB -> Resize((256, 256)) -> ToTensor ->
+    Normalize(0.5, 0.5)), written here with torchvision as the independent reference."""
+    import torchvision.transforms as T
+    from PIL import Image
+    from mmengine.config import Config
+    from mmengine.dataset import Compose, pseudo_collate
+    from mmagic.registry import MODELS
+    from conftest import shared_dir
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'nicegan_c2d.py'))
+    pre = MODELS.build(cfg.model.data_preprocessor)
+    pipeline = Compose(cfg.test_pipeline)
+    official = T.Compose([T.Resize((256, 256)), T.ToTensor(),
+                          T.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
+    faces = osp.join(shared_dir(), 'data', 'cat2dog_faces')
+    cats = sorted(os.listdir(osp.join(faces, 'cat')))[:4]
+    dogs = sorted(os.listdir(osp.join(faces, 'dog')))[:4]
+    items = [pipeline(dict(img_A_path=osp.join(faces, 'cat', c),
+                           img_B_path=osp.join(faces, 'dog', d))) for c, d in zip(cats, dogs)]
+    inputs = pre(pseudo_collate(items), True)['inputs']
+    for i, (c, d) in enumerate(zip(cats, dogs)):
+        for key, path in (('img_cat', osp.join(faces, 'cat', c)),
+                          ('img_dog', osp.join(faces, 'dog', d))):
+            ref = official(Image.open(path).convert('RGB'))
+            torch.testing.assert_close(inputs[key][i], ref, rtol=0, atol=1e-6)
