@@ -243,6 +243,12 @@ def official_to_plugin(ckpt: dict, domain_a: str = 'A', domain_b: str = 'B',
                                               domain_of)
         out['optimizer'] = optim
         out['message_hub'] = {'log_scalars': {}, 'runtime_info': {}, 'resumed_keys': {}}
+        # step counters for the lr scheduler of each optimizer (NICEGANLinearDecayLR
+        # takes its schedule and base lr from the training config and sets the lr of
+        # the next iteration on load), so that --resume continues the official decay
+        done = int(ckpt.get('start_iter', 0))
+        out['param_schedulers'] = {g: [{'last_step': done, '_global_step': done}]
+                                   for g in ('generators', 'discriminators')}
     return out, model_config(arch, domain_a, domain_b)
 
 

@@ -23,6 +23,18 @@ def load_config(path: str, launcher: str, cfg_options: Optional[dict],
     return cfg
 
 
+def fill_schedule_length(cfg: Config) -> None:
+    """``NICEGANLinearDecayLR(total_iters=None)`` follows ``train_cfg.max_iters``; write it
+    in after ``--cfg-options`` so the scheduler knows it from construction on (also
+    while resuming, before the runner publishes ``max_iters``)."""
+    scheds = cfg.get('param_scheduler')
+    scheds = scheds if isinstance(scheds, list) else [scheds] if scheds else []
+    for sched in scheds:
+        if sched.get('type') == 'NICEGANLinearDecayLR' and sched.get('total_iters') is None \
+                and cfg.get('train_cfg', {}).get('max_iters'):
+            sched['total_iters'] = cfg.train_cfg.max_iters
+
+
 def enable_amp(cfg: Config) -> None:
     """Switch every optimizer wrapper of ``cfg.optim_wrapper`` to ``AmpOptimWrapper``.
 
@@ -60,6 +72,21 @@ def setup_distributed(cfg: Config, launcher: str) -> Optional[str]:
             and not torch_dist.is_initialized():
         torch_dist.init_process_group(backend=backend)
     return backend
+
+
+def validate_checkpoint(runner, path: Optional[str]) -> None:
+    """Fail with a clear message if ``path`` does not fit the runner's model.
+
+    MMEngine loads ``load_from`` and ``resume`` checkpoints non-strictly: a checkpoint of
+    other domains or another architecture only logs "missing keys" warnings and the run
+    goes on with random weights. The tools check the keys and shapes first.
+    """
+    if not path:
+        return
+    from mmengine.model import is_model_wrapper
+    from .apis.translate import check_state_dict, read_state_dict
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    check_state_dict(model, read_state_dict(path), path)
 
 
 def set_local_rank(local_rank: int) -> None:

@@ -21,7 +21,7 @@ from mmengine.runner import Runner  # noqa: E402
 from nicegan_plugin.engine import NICEGANSaveTranslationsHook  # noqa: E402
 
 from nicegan_plugin.runner_utils import (load_config, set_local_rank,  # noqa: E402
-                                         setup_distributed)
+                                         setup_distributed, validate_checkpoint)
 
 
 def parse_args() -> argparse.Namespace:
@@ -67,6 +67,10 @@ def main() -> None:
     setup_distributed(cfg, args.launcher)
     os.makedirs(cfg.work_dir, exist_ok=True)
     runner = Runner.from_cfg(cfg)
+    try:
+        validate_checkpoint(runner, args.checkpoint)
+    except (ValueError, FileNotFoundError) as err:
+        sys.exit(f'error: {err}')
     out = args.out or osp.join(cfg.work_dir, 'metrics.json')
     runner.register_hook(SaveMetricHook(out), 'LOWEST')
     saver = None

@@ -15,10 +15,11 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import nicegan_plugin  # noqa: E402,F401  (registers modules, applies compat fixes)
 from mmengine.config import DictAction  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+from mmengine.runner import Runner, find_latest_checkpoint  # noqa: E402
 
-from nicegan_plugin.runner_utils import (enable_amp, load_config,  # noqa: E402
-                                         set_local_rank, setup_distributed)
+from nicegan_plugin.runner_utils import (enable_amp, fill_schedule_length,  # noqa: E402
+                                         load_config, set_local_rank, setup_distributed,
+                                         validate_checkpoint)
 
 
 def parse_args() -> argparse.Namespace:
@@ -45,6 +46,7 @@ def main() -> None:
     if not osp.isfile(args.config):
         sys.exit(f'error: config file not found: {args.config}')
     cfg = load_config(args.config, args.launcher, args.cfg_options, args.work_dir)
+    fill_schedule_length(cfg)
     if args.amp:
         enable_amp(cfg)
     if args.auto_scale_lr:
@@ -60,6 +62,12 @@ def main() -> None:
     setup_distributed(cfg, args.launcher)
     os.makedirs(cfg.work_dir, exist_ok=True)
     runner = Runner.from_cfg(cfg)
+    start = cfg.get('load_from') or (find_latest_checkpoint(cfg.work_dir) if cfg.resume
+                                     else None)
+    try:
+        validate_checkpoint(runner, start)
+    except (ValueError, FileNotFoundError) as err:
+        sys.exit(f'error: {err}')
     runner.train()
 
 

@@ -1,7 +1,7 @@
 """The official NICE-GAN learning-rate schedule as an MMEngine parameter scheduler."""
 from typing import List, Optional
 
-from mmengine.logging import MessageHub
+from mmengine.logging import MessageHub, print_log
 from mmengine.optim.scheduler.lr_scheduler import LRSchedulerMixin
 from mmengine.optim.scheduler.param_scheduler import INF, _ParamScheduler
 
@@ -56,6 +56,27 @@ class NICEGANLinearDecayLR(LRSchedulerMixin, _ParamScheduler):
         if half == 0 or step <= half:
             return 1.0
         return 1.0 - (step - half) / half
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore the state, then give the optimizer the lr of the next iteration.
+
+        A checkpoint converted from the official code carries only the step counters
+        (``last_step``, ``_global_step``) and the official optimizer's lr of the step it
+        was saved after; setting the lr here makes the first resumed iteration use the
+        scheduled value (for MMEngine's own checkpoints it is the value already saved).
+        """
+        super().load_state_dict(state_dict)
+        if self.total_iters is None and \
+                MessageHub.get_current_instance().get_info('max_iters') is None:
+            # resumed before the runner published max_iters (MMagic's own train.py):
+            # the optimizer keeps its saved lr for one iteration
+            print_log('NICEGANLinearDecayLR: total_iters is not known while resuming; set '
+                      'param_scheduler.total_iters (tools/train.py does) for the exact lr '
+                      'of the first resumed iteration', logger='current', level=30)
+            return
+        for group, value in zip(self.optimizer.param_groups, self._get_value()):
+            group[self.param_name] = value
+        self._last_value = [g[self.param_name] for g in self.optimizer.param_groups]
 
     def _get_value(self) -> List[float]:
         # last_step counts scheduler steps: the iteration about to run is last_step + 1
