@@ -12,8 +12,9 @@ import os  # noqa: E402
 # photo<->portrait (DRIT) is not among the paper's benchmarks; test-set sizes are
 # counted from the folders.
 num_test_a, num_test_b = (
-    len(os.listdir(os.path.join(data_root, f'test{x}')))
-    if os.path.isdir(os.path.join(data_root, f'test{x}')) else 100 for x in 'AB')
+    sum(f.lower().endswith(('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif'))
+        for _, _, files in os.walk(os.path.join(data_root, f'test{x}')) for f in files)
+    or 100 for x in 'AB')  # 100 when the folders are not there (yet)
 
 model = dict(
     default_domain=domain_b,
