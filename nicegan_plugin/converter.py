@@ -146,8 +146,21 @@ def _build_networks(arch: dict) -> Tuple[torch.nn.Module, torch.nn.Module]:
 
 # --------------------------------------------------------------- conversion
 def _net_domains(domain_a: str, domain_b: str) -> Dict[str, Tuple[str, str]]:
+    """Official network name -> (plugin module group, plugin domain)."""
     return {'gen2B': ('generators', domain_b), 'gen2A': ('generators', domain_a),
             'disA': ('discriminators', domain_a), 'disB': ('discriminators', domain_b)}
+
+
+def _plugin_param_order(group: str, domain_a: str, domain_b: str,
+                        refs: Dict[str, torch.nn.Module]) -> List[Tuple[str, str]]:
+    """(official net, plugin key) of each parameter in the plugin optimizer's order:
+    ``MultiOptimWrapperConstructor`` chains ``<group>.<domain_a>`` then ``<domain_b>``."""
+    net_of = {gd: n for n, gd in _net_domains(domain_a, domain_b).items()}
+    order = []
+    for dom in (domain_a, domain_b):
+        net = net_of[(group, dom)]
+        order += [(net, k) for k, _ in refs[net].named_parameters()]
+    return order
 
 
 def _param_names(sd: Dict[str, torch.Tensor], net: str, reference: torch.nn.Module) -> List[str]:
@@ -174,8 +187,7 @@ def _check_keys(sd: Dict[str, torch.Tensor], net: str, reference: torch.nn.Modul
 
 
 def _convert_optimizer(opt_sd: dict, nets: Tuple[str, str], ckpt: dict,
-                       refs: Dict[str, torch.nn.Module], order: List[Tuple[str, str]],
-                       domain_of: Dict[str, Tuple[str, str]]) -> dict:
+                       refs: Dict[str, torch.nn.Module], order: List[Tuple[str, str]]) -> dict:
     """Re-index an official Adam state dict to the plugin's parameter order.
 
     ``nets`` is the official chain order; ``order`` lists (net, plugin_key) in the
@@ -216,11 +228,11 @@ def official_to_plugin(ckpt: dict, domain_a: str = 'A', domain_b: str = 'B',
     refs = {n: dis_ref if n.startswith('dis') else gen_ref for n in OFFICIAL_NETS}
     for net in OFFICIAL_NETS:
         _check_keys(ckpt[net], net, refs[net])
-    domain_of = _net_domains(domain_a, domain_b)
+    net_of = {gd: n for n, gd in _net_domains(domain_a, domain_b).items()}
     state_dict = OrderedDict()
     for group, dom in (('generators', domain_a), ('generators', domain_b),
                        ('discriminators', domain_a), ('discriminators', domain_b)):
-        net = next(n for n, gd in domain_of.items() if gd == (group, dom))
+        net = net_of[(group, dom)]
         ref_keys = refs[net].state_dict().keys()
         src = {official_to_plugin_key(k, net): v for k, v in ckpt[net].items()
                if not _is_thop(k)}
@@ -234,13 +246,10 @@ def official_to_plugin(ckpt: dict, domain_a: str = 'A', domain_b: str = 'B',
         optim = {}
         for group, nets in (('generators', ('gen2B', 'gen2A')),
                             ('discriminators', ('disA', 'disB'))):
-            order = []
-            for dom in (domain_a, domain_b):
-                net = next(n for n, gd in domain_of.items() if gd == (group, dom))
-                order += [(net, k) for k, _ in refs[net].named_parameters()]
             src_key = 'G_optimizer' if group == 'generators' else 'D_optimizer'
-            optim[group] = _convert_optimizer(ckpt[src_key], nets, ckpt, refs, order,
-                                              domain_of)
+            optim[group] = _convert_optimizer(
+                ckpt[src_key], nets, ckpt, refs,
+                _plugin_param_order(group, domain_a, domain_b, refs))
         out['optimizer'] = optim
         out['message_hub'] = {'log_scalars': {}, 'runtime_info': {}, 'resumed_keys': {}}
         # step counters for the lr scheduler of each optimizer (NICEGANLinearDecayLR
@@ -286,10 +295,7 @@ def plugin_to_official(ckpt: dict, domain_a: Optional[str] = None,
         refs = {n: dis_ref if n.startswith('dis') else gen_ref for n in OFFICIAL_NETS}
         for group, nets, dst in (('generators', ('gen2B', 'gen2A'), 'G_optimizer'),
                                  ('discriminators', ('disA', 'disB'), 'D_optimizer')):
-            plugin_order = []
-            for dom in (domain_a, domain_b):
-                net = next(n for n, gd in domain_of.items() if gd == (group, dom))
-                plugin_order += [(net, k) for k, _ in refs[net].named_parameters()]
+            plugin_order = _plugin_param_order(group, domain_a, domain_b, refs)
             official_order = []
             for net in nets:
                 official_order += [(net, official_to_plugin_key(k, net))
@@ -300,8 +306,7 @@ def plugin_to_official(ckpt: dict, domain_a: Optional[str] = None,
                      if pos[key] in src['state']}
             group_sd = dict(src['param_groups'][0])
             group_sd['params'] = list(range(len(official_order)))
-            for extra in ('initial_lr',):
-                group_sd.pop(extra, None)
+            group_sd.pop('initial_lr', None)  # MMEngine scheduler bookkeeping
             out[dst] = {'state': state, 'param_groups': [group_sd]}
     meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
     out['start_iter'] = int(meta.get('iter', 0))

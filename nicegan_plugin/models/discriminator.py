@@ -47,9 +47,8 @@ class NICEDiscriminator(BaseModule):
 
     - ``forward(x) -> DiscriminatorOutput`` (local, global, cam logits, heatmap, z);
     - ``encode(x) -> z`` : the encoder features alone (translation);
-    - ``heads_forward(z) -> (local, global)`` is not required, but
-      ``advance_head_power_iterations()`` is: it performs the spectral-norm power
-      iteration of every layer that :meth:`encode` does not touch, so that
+    - ``advance_head_power_iterations()``: the spectral-norm power iteration of every
+      layer that :meth:`encode` does not touch, so that
       ``encode`` + ``advance_head_power_iterations`` leaves exactly the state a full
       train-mode forward leaves (the official G step runs full forwards).
 
