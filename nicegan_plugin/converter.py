@@ -124,10 +124,10 @@ def model_config(arch: dict, domain_a: str, domain_b: str) -> dict:
         data_preprocessor=dict(
             type='DataPreprocessor', mean=[127.5] * 3, std=[127.5] * 3,
             output_channel_order='RGB', data_keys=[f'img_{domain_a}', f'img_{domain_b}']),
-        generator=dict(type='NICEGenerator', out_channels=arch['out_channels'],
+        generator=dict(type='NICEGANGenerator', out_channels=arch['out_channels'],
                        base_channels=arch['ch'], num_blocks=arch['n_res'],
                        img_size=arch['img_size'], light=arch['light']),
-        discriminator=dict(type='NICEDiscriminator', in_channels=arch['in_channels'],
+        discriminator=dict(type='NICEGANDiscriminator', in_channels=arch['in_channels'],
                            base_channels=arch['ch'], num_layers=arch['n_dis']),
         default_domain=domain_b,
         reachable_domains=[domain_a, domain_b],
@@ -136,11 +136,11 @@ def model_config(arch: dict, domain_a: str, domain_b: str) -> dict:
 
 def _build_networks(arch: dict) -> Tuple[torch.nn.Module, torch.nn.Module]:
     """One generator and one discriminator on the meta device (no memory)."""
-    from .models import NICEDiscriminator, NICEGenerator
+    from .models import NICEGANDiscriminator, NICEGANGenerator
     with torch.device('meta'):
-        gen = NICEGenerator(arch['out_channels'], arch['ch'], arch['n_res'],
+        gen = NICEGANGenerator(arch['out_channels'], arch['ch'], arch['n_res'],
                             arch['img_size'], arch['light'])
-        dis = NICEDiscriminator(arch['in_channels'], arch['ch'], arch['n_dis'])
+        dis = NICEGANDiscriminator(arch['in_channels'], arch['ch'], arch['n_dis'])
     return gen, dis
 
 

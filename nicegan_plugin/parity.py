@@ -80,7 +80,7 @@ def run_parity(fixture: str, tolerance: float = 1e-8) -> Report:
     with open(osp.join(fixture, 'meta.json')) as f:
         meta = json.load(f)
     plugin_ckpt, model_cfg = build_from_fixture(fixture)
-    model_cfg['adv_loss'] = dict(type='NICEAdversarialLoss', loss_weight=meta['adv_weight'])
+    model_cfg['adv_loss'] = dict(type='NICEGANAdversarialLoss', loss_weight=meta['adv_weight'])
     model_cfg['cycle_loss'] = dict(type='L1Loss', loss_weight=meta['cycle_weight'])
     model_cfg['recon_loss'] = dict(type='L1Loss', loss_weight=meta['recon_weight'])
     model = MODELS.build(model_cfg)

@@ -35,8 +35,8 @@ def test_mmcv_compiled_op_runs():
 
 
 @pytest.mark.parametrize('registry,name', [
-    ('MODELS', 'NICEGAN'), ('MODELS', 'NICEGenerator'), ('MODELS', 'NICEDiscriminator'),
-    ('MODELS', 'NICEAdversarialLoss'), ('PARAM_SCHEDULERS', 'NICEGANLinearDecayLR'),
+    ('MODELS', 'NICEGAN'), ('MODELS', 'NICEGANGenerator'), ('MODELS', 'NICEGANDiscriminator'),
+    ('MODELS', 'NICEGANAdversarialLoss'), ('PARAM_SCHEDULERS', 'NICEGANLinearDecayLR'),
     ('MODEL_WRAPPERS', 'NICEGANDistributedWrapper'),
     ('HOOKS', 'NICEGANSaveTranslationsHook'),
 ])
@@ -56,8 +56,8 @@ def test_custom_imports_config_builds_model(tmp_path):
         "default_scope = 'mmagic'\n"
         "custom_imports = dict(imports=['nicegan_plugin'], allow_failed_imports=False)\n"
         "model = dict(type='NICEGAN', data_preprocessor=dict(type='DataPreprocessor'),\n"
-        "    generator=dict(type='NICEGenerator', base_channels=8, num_blocks=1),\n"
-        "    discriminator=dict(type='NICEDiscriminator', base_channels=8, num_layers=6),\n"
+        "    generator=dict(type='NICEGANGenerator', base_channels=8, num_blocks=1),\n"
+        "    discriminator=dict(type='NICEGANDiscriminator', base_channels=8, num_layers=6),\n"
         "    default_domain='b', reachable_domains=['a', 'b'], related_domains=['a', 'b'])\n")
     cfg = Config.fromfile(str(cfg_file))
     model = MODELS.build(cfg.model)

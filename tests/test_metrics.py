@@ -14,7 +14,7 @@ import torch
 from scipy import linalg
 
 from conftest import ROOT, tiny_model_cfg, write_image_set
-from nicegan_plugin.evaluation import (InceptionWeightsNotFound, OfflineTransFID, TransKID,
+from nicegan_plugin.evaluation import (InceptionWeightsNotFound, NICEGANTransFID, NICEGANTransKID,
                                        clear_caches, fid_from_features, frechet_distance,
                                        inception_features, kid_from_features, load_inception,
                                        resolve_inception_path)
@@ -197,7 +197,7 @@ def test_missing_weights_error_is_actionable(tmp_path, monkeypatch):
     monkeypatch.setenv('HOME', str(tmp_path))
     for call in (lambda: resolve_inception_path(None),
                  lambda: resolve_inception_path(str(tmp_path / 'nope.pth')),
-                 lambda: TransKID(fake_nums=4, inception_path=str(tmp_path / 'nope.pth'))):
+                 lambda: NICEGANTransKID(fake_nums=4, inception_path=str(tmp_path / 'nope.pth'))):
         with pytest.raises(InceptionWeightsNotFound) as err:
             call()
         msg = str(err.value)
@@ -285,13 +285,13 @@ def _evaluate(model, loader, weights: str, order=(0, 1, 2, 3)) -> dict:
     kw = dict(inception_path=weights, sample_model='orig')
     kid = dict(num_subsets=10, seed=3)
     metrics = [
-        dict(type='OfflineTransFID', prefix='FID-A-to-B', fake_nums=4, real_nums=6,
+        dict(type='NICEGANTransFID', prefix='FID-A-to-B', fake_nums=4, real_nums=6,
              real_key='img_B', fake_key='fake_B', **kw),
-        dict(type='TransKID', prefix='KID-A-to-B', fake_nums=4, real_nums=6, real_key='img_B',
+        dict(type='NICEGANTransKID', prefix='KID-A-to-B', fake_nums=4, real_nums=6, real_key='img_B',
              fake_key='fake_B', **kid, **kw),
-        dict(type='OfflineTransFID', prefix='FID-B-to-A', fake_nums=6, real_nums=4,
+        dict(type='NICEGANTransFID', prefix='FID-B-to-A', fake_nums=6, real_nums=4,
              real_key='img_A', fake_key='fake_A', **kw),
-        dict(type='TransKID', prefix='KID-B-to-A', fake_nums=6, real_nums=4, real_key='img_A',
+        dict(type='NICEGANTransKID', prefix='KID-B-to-A', fake_nums=6, real_nums=4, real_key='img_A',
              fake_key='fake_A', **kid, **kw),
     ]
     metrics = [metrics[i] for i in order]
@@ -347,13 +347,13 @@ def test_evaluator_end_to_end_shares_features(weights, feat_cache, count_images,
 
 
 def test_mmagic_statistics_pickle(weights):
-    """An MMagic FID pickle (mean/cov only) serves OfflineTransFID; TransKID says why not."""
+    """An MMagic FID pickle (mean/cov only) serves NICEGANTransFID; NICEGANTransKID says why not."""
     a, b = _feats(30, 64, 12), _feats(20, 64, 13, shift=0.1)
-    fid = OfflineTransFID(fake_nums=20, inception_path=weights)
+    fid = NICEGANTransFID(fake_nums=20, inception_path=weights)
     fid._set_real(dict(real_mean=a.mean(0), real_cov=np.cov(a.T)))
     got = fid.compute_metrics(list(torch.from_numpy(b).float().split(1)))['fid']
     assert got == pytest.approx(fid_from_features(b.astype(np.float32), a)['fid'], rel=1e-5)
-    kid = TransKID(fake_nums=20, inception_path=weights)
+    kid = NICEGANTransKID(fake_nums=20, inception_path=weights)
     with pytest.raises(ValueError, match='KID needs the raw real features'):
         kid._set_real(dict(real_mean=a.mean(0), real_cov=np.cov(a.T)))
 
@@ -367,11 +367,11 @@ def test_inception_pkl_shared_and_checked(weights, feat_cache, count_images, tmp
     model = MODELS.build(tiny_model_cfg('A', 'B', img_size=64)).eval()
     pkl = str(tmp_path / 'real_B.pkl')
     seen = count_images(load_inception(weights)[0])
-    fid = OfflineTransFID(fake_nums=2, real_key='img_B', inception_path=weights,
+    fid = NICEGANTransFID(fake_nums=2, real_key='img_B', inception_path=weights,
                           inception_pkl=pkl)
     fid.prepare(model, loader)
     clear_caches()
-    kid = TransKID(fake_nums=2, real_key='img_B', inception_path=weights, inception_pkl=pkl)
+    kid = NICEGANTransKID(fake_nums=2, real_key='img_B', inception_path=weights, inception_pkl=pkl)
     kid.prepare(model, loader)
     assert seen[0] == 3
     np.testing.assert_array_equal(kid.real_feats, fid.real_feats)

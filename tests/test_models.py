@@ -13,21 +13,21 @@ def _count(module):
 
 def test_parameter_counts_match_official():
     """Counts measured on the official networks (reference doc, section 2)."""
-    from nicegan_plugin.models import NICEDiscriminator, NICEGenerator
+    from nicegan_plugin.models import NICEGANDiscriminator, NICEGANGenerator
     with torch.device('meta'):
-        assert _count(NICEDiscriminator(3, 64, 7)) == 46_874_433
-        assert _count(NICEDiscriminator(3, 64, 6)) == 11_724_353
-        assert _count(NICEGenerator(3, 64, 6, 256, light=True)) == 8_104_640
-        assert _count(NICEGenerator(3, 64, 4, 256, light=True)) == 5_743_296
-        assert _count(NICEGenerator(3, 64, 6, 64, light=False)) == 24_816_320
-        assert _count(NICEGenerator(3, 64, 6, 128, light=False)) == 75_147_968
+        assert _count(NICEGANDiscriminator(3, 64, 7)) == 46_874_433
+        assert _count(NICEGANDiscriminator(3, 64, 6)) == 11_724_353
+        assert _count(NICEGANGenerator(3, 64, 6, 256, light=True)) == 8_104_640
+        assert _count(NICEGANGenerator(3, 64, 4, 256, light=True)) == 5_743_296
+        assert _count(NICEGANGenerator(3, 64, 6, 64, light=False)) == 24_816_320
+        assert _count(NICEGANGenerator(3, 64, 6, 128, light=False)) == 75_147_968
 
 
 @pytest.mark.parametrize('size,n_dis,local,glob', [(256, 7, 30, 6), (128, 7, 14, 2),
                                                     (96, 7, 10, 1), (64, 6, 14, 2)])
 def test_discriminator_shapes(size, n_dis, local, glob):
-    from nicegan_plugin.models import NICEDiscriminator
-    d = NICEDiscriminator(3, 4, n_dis).eval()
+    from nicegan_plugin.models import NICEGANDiscriminator
+    d = NICEGANDiscriminator(3, 4, n_dis).eval()
     with torch.no_grad():
         out = d(torch.randn(2, 3, size, size))
     assert out.local_logit.shape == (2, 1, local, local)
@@ -40,22 +40,22 @@ def test_discriminator_shapes(size, n_dis, local, glob):
 
 
 def test_discriminator_rejects_small_inputs_clearly():
-    from nicegan_plugin.models import NICEDiscriminator
-    d = NICEDiscriminator(3, 4, 7)
+    from nicegan_plugin.models import NICEGANDiscriminator
+    d = NICEGANDiscriminator(3, 4, 7)
     with pytest.raises(ValueError, match=r'at least 96x96'):
         d(torch.randn(1, 3, 64, 64))
     with pytest.raises(ValueError, match='num_layers >= 6'):
-        NICEDiscriminator(3, 4, 5)
+        NICEGANDiscriminator(3, 4, 5)
 
 
 def test_generator_shapes_and_range():
-    from nicegan_plugin.models import NICEGenerator
+    from nicegan_plugin.models import NICEGANGenerator
     for light in (True, False):
-        g = NICEGenerator(3, 8, 2, img_size=64, light=light)
+        g = NICEGANGenerator(3, 8, 2, img_size=64, light=light)
         out = g(torch.randn(2, 16, 16, 16))
         assert out.shape == (2, 3, 64, 64)
         assert out.abs().max() <= 1
-    g = NICEGenerator(3, 8, 1, img_size=64, light=False)
+    g = NICEGANGenerator(3, 8, 1, img_size=64, light=False)
     with pytest.raises(ValueError, match='img_size=64'):
         g(torch.randn(1, 16, 32, 32))
 
@@ -69,8 +69,8 @@ def test_norm_initial_values():
 
 
 def test_spectral_norm_iterates_only_in_train_mode():
-    from nicegan_plugin.models import NICEDiscriminator
-    d = NICEDiscriminator(3, 4, 6)
+    from nicegan_plugin.models import NICEGANDiscriminator
+    d = NICEGANDiscriminator(3, 4, 6)
     u = d.local_head.parametrizations.weight[0]._u
     before = u.clone()
     d.eval()
@@ -144,7 +144,7 @@ def test_decoupled_updates():
 
 def test_loss_weights_come_from_config():
     cfg = tiny_model_cfg()
-    cfg.update(adv_loss=dict(type='NICEAdversarialLoss', loss_weight=2.0),
+    cfg.update(adv_loss=dict(type='NICEGANAdversarialLoss', loss_weight=2.0),
                cycle_loss=dict(type='L1Loss', loss_weight=3.0),
                recon_loss=dict(type='L1Loss', loss_weight=0.0))
     model, optim = _build(cfg)
@@ -182,7 +182,7 @@ def test_other_registered_modules_with_the_same_interface():
     """generator/discriminator configs may name any module with the documented interface."""
     import torch.nn as nn
     from mmagic.registry import MODELS
-    from nicegan_plugin.models import NICEDiscriminator
+    from nicegan_plugin.models import NICEGANDiscriminator
 
     @MODELS.register_module(force=True)
     class TinyDecoder(nn.Module):
@@ -197,7 +197,7 @@ def test_other_registered_modules_with_the_same_interface():
             return self.net(z)
 
     @MODELS.register_module(force=True)
-    class LocalOnlyDiscriminator(NICEDiscriminator):
+    class LocalOnlyDiscriminator(NICEGANDiscriminator):
         """Same interface, different heads: the global logit reuses the local one."""
 
         def forward(self, x):

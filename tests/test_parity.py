@@ -36,14 +36,14 @@ def test_parity_detects_a_wrong_model(tmp_path, monkeypatch):
     """The check can fail: a model that ignores the CAM residual weight is caught."""
     from nicegan_plugin.models import discriminator
     from nicegan_plugin.parity import run_parity
-    orig = discriminator.NICEDiscriminator._attend
+    orig = discriminator.NICEGANDiscriminator._attend
 
     def wrong(self, x):  # drops the CAM residual (gamma * conv1x1(...))
         return torch.nn.functional.leaky_relu(x, 0.2)
-    monkeypatch.setattr(discriminator.NICEDiscriminator, '_attend', wrong)
+    monkeypatch.setattr(discriminator.NICEGANDiscriminator, '_attend', wrong)
     report = run_parity(fixture_dir('light64'))
     assert report.worst() > 1e-4
-    monkeypatch.setattr(discriminator.NICEDiscriminator, '_attend', orig)
+    monkeypatch.setattr(discriminator.NICEGANDiscriminator, '_attend', orig)
 
 
 def test_parity_cli_rejects_non_fixture(tmp_path):

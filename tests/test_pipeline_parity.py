@@ -38,7 +38,7 @@ def test_runner_iteration_matches_official_step1(tmp_path):
                 dict(type='LoadImageFromFile', key='img_B', color_type='color'),
                 dict(type='PackInputs', keys=['img_A', 'img_B'], data_keys=['img_A', 'img_B'])]
     cfg.model = model_cfg
-    cfg.model.adv_loss = dict(type='NICEAdversarialLoss', loss_weight=meta['adv_weight'])
+    cfg.model.adv_loss = dict(type='NICEGANAdversarialLoss', loss_weight=meta['adv_weight'])
     cfg.model.cycle_loss = dict(type='L1Loss', loss_weight=meta['cycle_weight'])
     cfg.model.recon_loss = dict(type='L1Loss', loss_weight=meta['recon_weight'])
     cfg.train_dataloader = dict(

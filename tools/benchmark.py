@@ -96,9 +96,9 @@ def main() -> int:
         type='NICEGAN',
         data_preprocessor=dict(type='DataPreprocessor', mean=127.5, std=127.5,
                                output_channel_order='RGB'),
-        generator=dict(type='NICEGenerator', base_channels=args.ch, num_blocks=args.n_res,
+        generator=dict(type='NICEGANGenerator', base_channels=args.ch, num_blocks=args.n_res,
                        img_size=args.img_size, light=not args.full),
-        discriminator=dict(type='NICEDiscriminator', base_channels=args.ch,
+        discriminator=dict(type='NICEGANDiscriminator', base_channels=args.ch,
                            num_layers=args.n_dis),
         default_domain='B', reachable_domains=['A', 'B'], related_domains=['A', 'B'])
     optim_cfg = dict(constructor='MultiOptimWrapperConstructor', **{

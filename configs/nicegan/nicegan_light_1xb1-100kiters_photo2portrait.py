@@ -49,7 +49,7 @@ metrics = [
          sample_model='orig')
     for src, tgt, n_src, n_tgt in ((domain_a, domain_b, num_test_a, num_test_b),
                                    (domain_b, domain_a, num_test_b, num_test_a))
-    for metric, name in (('OfflineTransFID', 'FID'), ('TransKID', 'KID'))
+    for metric, name in (('NICEGANTransFID', 'FID'), ('NICEGANTransKID', 'KID'))
 ]
 val_evaluator = dict(metrics=metrics)
 test_evaluator = dict(metrics=metrics)

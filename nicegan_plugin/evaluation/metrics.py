@@ -12,10 +12,10 @@ dataloader, ``fake_key``/``real_key``/``prefix``/``fake_nums``/``real_nums``/``s
 
 Config use (``inception_path`` may be left out when ``$NICEGAN_INCEPTION`` is set)::
 
-    dict(type='OfflineTransFID', prefix='FID-horse-to-zebra', fake_nums=120,
+    dict(type='NICEGANTransFID', prefix='FID-horse-to-zebra', fake_nums=120,
          real_key='img_zebra', fake_key='fake_zebra', sample_model='orig',
          inception_path='pt_inception-2015-12-05-6726825d.pth')
-    dict(type='TransKID', prefix='KID-horse-to-zebra', fake_nums=120,
+    dict(type='NICEGANTransKID', prefix='KID-horse-to-zebra', fake_nums=120,
          real_key='img_zebra', fake_key='fake_zebra', sample_model='orig',
          inception_path='pt_inception-2015-12-05-6726825d.pth')
 """
@@ -121,7 +121,7 @@ class _OfflineInceptionMetric(TransFID):
 
 
 @METRICS.register_module()
-class OfflineTransFID(_OfflineInceptionMetric):
+class NICEGANTransFID(_OfflineInceptionMetric):
     """``TransFID`` with local Inception weights; reports ``fid``, ``mean``, ``cov``."""
 
     name = 'FID'
@@ -141,7 +141,7 @@ class OfflineTransFID(_OfflineInceptionMetric):
 
 
 @METRICS.register_module()
-class TransKID(_OfflineInceptionMetric):
+class NICEGANTransKID(_OfflineInceptionMetric):
     """Kernel Inception Distance for translation models (NICE-GAN paper's second metric).
 
     Unbiased MMD^2, polynomial kernel (degree 3, gamma = 1/2048, coef0 = 1), averaged over
@@ -151,7 +151,7 @@ class TransKID(_OfflineInceptionMetric):
 
     Args:
         num_subsets, subset_size, seed: the subset sampler; see :func:`kid_from_features`.
-        Others: as :class:`OfflineTransFID`.
+        Others: as :class:`NICEGANTransFID`.
     """
 
     name = 'KID'

@@ -1,8 +1,8 @@
-from .discriminator import DiscriminatorOutput, NICEDiscriminator
-from .generator import NICEGenerator
-from .losses import NICEAdversarialLoss
+from .discriminator import DiscriminatorOutput, NICEGANDiscriminator
+from .generator import NICEGANGenerator
+from .losses import NICEGANAdversarialLoss
 from .nicegan import NICEGAN
 from .norms import ILN, AdaILN
 
-__all__ = ['NICEGAN', 'NICEGenerator', 'NICEDiscriminator', 'DiscriminatorOutput',
-           'NICEAdversarialLoss', 'ILN', 'AdaILN']
+__all__ = ['NICEGAN', 'NICEGANGenerator', 'NICEGANDiscriminator', 'DiscriminatorOutput',
+           'NICEGANAdversarialLoss', 'ILN', 'AdaILN']

@@ -40,7 +40,7 @@ def _down(c_in: int, c_out: int, stride: int) -> List[nn.Module]:
 
 
 @MODELS.register_module()
-class NICEDiscriminator(BaseModule):
+class NICEGANDiscriminator(BaseModule):
     """Multi-scale discriminator with CAM attention whose front is the encoder.
 
     Interface used by :class:`NICEGAN` (a replacement module must provide it):
@@ -67,7 +67,7 @@ class NICEDiscriminator(BaseModule):
         super().__init__(init_cfg=init_cfg)
         if num_layers < 6:
             raise ValueError(
-                f'NICEDiscriminator needs num_layers >= 6 (official n_dis), got {num_layers}')
+                f'NICEGANDiscriminator needs num_layers >= 6 (official n_dis), got {num_layers}')
         ch, n = base_channels, num_layers
         self.num_layers = num_layers
         # creation order follows the official code (RNG order of default init)
@@ -131,7 +131,7 @@ class NICEDiscriminator(BaseModule):
         except ValueError:
             need = self.min_input_size()
             raise ValueError(
-                f'NICEDiscriminator(num_layers={self.num_layers}) cannot process a '
+                f'NICEGANDiscriminator(num_layers={self.num_layers}) cannot process a '
                 f'{height}x{width} input: its global head needs inputs of at least '
                 f'{need}x{need} px. Use a larger image size or a smaller num_layers '
                 f'(n_dis).') from None
@@ -139,7 +139,7 @@ class NICEDiscriminator(BaseModule):
 
     def _check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 4:
-            raise ValueError(f'NICEDiscriminator expects (B, C, H, W) input, got {tuple(x.shape)}')
+            raise ValueError(f'NICEGANDiscriminator expects (B, C, H, W) input, got {tuple(x.shape)}')
         self.output_sizes(x.shape[2], x.shape[3])
 
     # ----------------------------------------------------------------- forward

@@ -37,7 +37,7 @@ class AdaILNResBlock(nn.Module):
 
 
 @MODELS.register_module()
-class NICEGenerator(BaseModule):
+class NICEGANGenerator(BaseModule):
     """Decoder-only generator of NICE-GAN (official ``ResnetGenerator``).
 
     Structure: ``stem`` (conv3x3 2ch->4ch + ILN + ReLU), an MLP giving one (gamma,
@@ -103,7 +103,7 @@ class NICEGenerator(BaseModule):
             expected = self.mlp[0].in_features
             if x[0].numel() != expected:
                 raise ValueError(
-                    f'the full (light=False) NICEGenerator was built for img_size='
+                    f'the full (light=False) NICEGANGenerator was built for img_size='
                     f'{self.img_size}; got features {tuple(x.shape[1:])} from an input of '
                     f'{4 * x.shape[2]}x{4 * x.shape[3]} px. Resize inputs to '
                     f'{self.img_size}x{self.img_size} or use light=True.')

@@ -9,7 +9,7 @@ from mmagic.registry import MODELS
 
 
 @MODELS.register_module()
-class NICEAdversarialLoss(nn.Module):
+class NICEGANAdversarialLoss(nn.Module):
     """GAN loss summed over the discriminator's heads (local, global, CAM).
 
     Each head's logit gets the same ``GANLoss`` (LSGAN in the paper: MSE, mean

@@ -57,10 +57,10 @@ class NICEGAN(BaseTranslationModel):
     Args:
         generator: config of the decoder, one per domain; ``forward(z) -> image``.
         discriminator: config of the discriminator/encoder, one per domain; must
-            provide the interface documented in :class:`NICEDiscriminator`
+            provide the interface documented in :class:`NICEGANDiscriminator`
             (``forward -> DiscriminatorOutput``, ``encode``,
             ``advance_head_power_iterations``).
-        adv_loss: multi-head adversarial loss (``NICEAdversarialLoss``).
+        adv_loss: multi-head adversarial loss (``NICEGANAdversarialLoss``).
         cycle_loss: loss between ``x`` and its A->B->A cycle (paper weight 10).
         recon_loss: loss between ``x`` and its reconstruction through its own
             domain's encoder and decoder (paper weight 10).
@@ -69,7 +69,7 @@ class NICEGAN(BaseTranslationModel):
 
     def __init__(self,
                  *args,
-                 adv_loss: dict = dict(type='NICEAdversarialLoss', loss_weight=1.0),
+                 adv_loss: dict = dict(type='NICEGANAdversarialLoss', loss_weight=1.0),
                  cycle_loss: dict = dict(type='L1Loss', loss_weight=10.0),
                  recon_loss: dict = dict(type='L1Loss', loss_weight=10.0),
                  **kwargs) -> None:

@@ -8,7 +8,7 @@ metrics = [
          sample_model='orig', **extra)
     for src, tgt, n_src, n_tgt in (('horse', 'zebra', num_test_a, num_test_b),
                                    ('zebra', 'horse', num_test_b, num_test_a))
-    for metric, name, extra in (('OfflineTransFID', 'FID', {}),
-                                ('TransKID', 'KID', dict(num_subsets=10, subset_size=3)))
+    for metric, name, extra in (('NICEGANTransFID', 'FID', {}),
+                                ('NICEGANTransKID', 'KID', dict(num_subsets=10, subset_size=3)))
 ]
 test_evaluator = dict(metrics=metrics)

@@ -6,11 +6,11 @@ model = dict(
     data_preprocessor=dict(
         type='DataPreprocessor', mean=127.5, std=127.5, output_channel_order='RGB'),
     generator=dict(
-        type='NICEGenerator', out_channels=3, base_channels=64, num_blocks=6,
+        type='NICEGANGenerator', out_channels=3, base_channels=64, num_blocks=6,
         img_size=256, light=True),
     discriminator=dict(
-        type='NICEDiscriminator', in_channels=3, base_channels=64, num_layers=7),
-    adv_loss=dict(type='NICEAdversarialLoss', gan_type='lsgan', loss_weight=1.0),
+        type='NICEGANDiscriminator', in_channels=3, base_channels=64, num_layers=7),
+    adv_loss=dict(type='NICEGANAdversarialLoss', gan_type='lsgan', loss_weight=1.0),
     cycle_loss=dict(type='L1Loss', loss_weight=10.0),
     recon_loss=dict(type='L1Loss', loss_weight=10.0),
     default_domain=None,
