@@ -1,10 +1,16 @@
 """Shared test helpers: the ../shared folder, tiny model configs, a tiny image set."""
 import os
 import os.path as osp
-from typing import Dict
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, List, Sequence
+
+import copy
 
 import numpy as np
 import pytest
+import torch
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -25,6 +31,66 @@ def fixture_dir(name: str) -> str:
     return path
 
 
+#: the real paper config the tiny test models are cut from
+CONFIG = osp.join(ROOT, 'configs', 'nicegan', 'nicegan_light_1xb1-100kiters_horse2zebra.py')
+#: image size of the tiny test models
+SIZE = 64
+#: the tiny networks every test model uses (the one definition)
+TINY_GENERATOR = dict(base_channels=8, num_blocks=1)
+TINY_DISCRIMINATOR = dict(base_channels=8, num_layers=6)
+
+
+def shrink_config(cfg, size: int = SIZE, data_root: str = 'data/none'):
+    """The real horse2zebra config with a tiny model, ``size`` px pipelines, no FID,
+    single-process loaders: fast on CPU, same wiring otherwise."""
+    cfg = copy.deepcopy(cfg)
+    cfg.model.generator.update(TINY_GENERATOR, img_size=size)
+    cfg.model.discriminator.update(TINY_DISCRIMINATOR)
+    for pipeline in (cfg.train_pipeline, cfg.test_pipeline):
+        train = pipeline is cfg.train_pipeline
+        for t in pipeline:
+            if t['type'] == 'Resize':
+                t['scale'] = (size + 30, size + 30) if train else (size, size)
+            elif t['type'] == 'Crop':
+                t['crop_size'] = (size, size)
+    for key, pipeline in (('train_dataloader', cfg.train_pipeline),
+                          ('val_dataloader', cfg.test_pipeline),
+                          ('test_dataloader', cfg.test_pipeline)):
+        cfg[key].update(num_workers=0, persistent_workers=False)
+        cfg[key].dataset.update(data_root=data_root, pipeline=pipeline)
+    cfg.val_evaluator = dict(type='Evaluator', metrics=[])
+    cfg.test_evaluator = dict(type='Evaluator', metrics=[])
+    return cfg
+
+
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory):
+    """(config path, checkpoint path, model) for a tiny horse/zebra model."""
+    from mmengine.config import Config
+    from mmagic.registry import MODELS
+    tmp = tmp_path_factory.mktemp('tiny')
+    cfg = shrink_config(Config.fromfile(CONFIG))
+    cfg_path = str(tmp / 'tiny_cfg.py')
+    cfg.dump(cfg_path)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model).eval()
+    ckpt = str(tmp / 'tiny.pth')
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
+    return cfg_path, ckpt, model
+
+
+
+def run_tools(tool: str, arg_lists: List[List[str]], extra: Sequence[str] = (),
+              workers: int = 2, timeout: int = 600) -> List[subprocess.CompletedProcess]:
+    """Run ``python <tool> <args> <extra>`` once per argument list, ``workers`` at a time
+    (each start imports torch and MMagic: seconds), from the project root."""
+    def one(args: List[str]) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, tool, *args, *extra], cwd=ROOT,
+                              capture_output=True, text=True, timeout=timeout)
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(one, arg_lists))
+
+
 def tiny_model_cfg(domain_a: str = 'A', domain_b: str = 'B', img_size: int = 64,
                    light: bool = True) -> Dict:
     return dict(
@@ -32,9 +98,9 @@ def tiny_model_cfg(domain_a: str = 'A', domain_b: str = 'B', img_size: int = 64,
         data_preprocessor=dict(type='DataPreprocessor', mean=127.5, std=127.5,
                                output_channel_order='RGB',
                                data_keys=[f'img_{domain_a}', f'img_{domain_b}']),
-        generator=dict(type='NICEGANGenerator', base_channels=8, num_blocks=1,
-                       img_size=img_size, light=light),
-        discriminator=dict(type='NICEGANDiscriminator', base_channels=8, num_layers=6),
+        generator=dict(type='NICEGANGenerator', **TINY_GENERATOR, img_size=img_size,
+                       light=light),
+        discriminator=dict(type='NICEGANDiscriminator', **TINY_DISCRIMINATOR),
         default_domain=domain_b,
         reachable_domains=[domain_a, domain_b],
         related_domains=[domain_a, domain_b])

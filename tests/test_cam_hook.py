@@ -8,7 +8,7 @@ import torch
 
 import nicegan_plugin.engine.hooks  # noqa: F401  (registers the hook until engine/__init__ does)
 from conftest import write_image_set
-from test_translate import CONFIG, SIZE, shrink_config
+from conftest import CONFIG, SIZE, shrink_config
 
 
 @pytest.fixture(scope='module')
@@ -41,7 +41,7 @@ def _cam_hook(runner):
 
 def test_cam_hook_train_and_test(tmp_path, data_root):
     import cv2
-    from nicegan_plugin.apis import ModelIO
+    from nicegan_plugin.utils import ModelIO
     hook_cfg = dict(type='NICEGANCAMVisualizationHook', interval=1, num_samples=2)
     runner = make_runner(tmp_path, data_root, 'cam', [hook_cfg])
     runner.train()
@@ -87,7 +87,7 @@ def test_cam_hook_train_and_test(tmp_path, data_root):
 
 def test_colorize_heatmap_is_official_cam():
     """min-max -> uint8 -> resize -> JET (BGR); constant maps do not produce NaN."""
-    from nicegan_plugin.apis import colorize_heatmap
+    from nicegan_plugin.visualization import colorize_heatmap
     heat = np.array([[[-2., 0.], [1., 6.]]], np.float32)  # (1, h, w) like D's heatmap
     out = colorize_heatmap(heat)
     assert out.shape == (2, 2, 3) and out.dtype == np.uint8

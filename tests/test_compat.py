@@ -57,32 +57,33 @@ def test_real_runner_checkpoint_loads(tmp_path):
     assert hub2.get_scalar('train/loss').current() == 1.0
 
 
-def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
-    from mmengine.fileio.backends.local_backend import LocalBackend
-    target = tmp_path / 'iter_1.pth'
-    target.write_bytes(b'previous good checkpoint')
-    backend = LocalBackend()
-
-    def failing_fsync(fd):
-        raise OSError('disk full')
-    monkeypatch.setattr(os, 'fsync', failing_fsync)
-    with pytest.raises(OSError):
-        backend.put(b'new checkpoint', target)
-    assert target.read_bytes() == b'previous good checkpoint'
-    assert os.listdir(tmp_path) == ['iter_1.pth'], 'temporary file left behind'
-    monkeypatch.undo()
-    backend.put(b'new checkpoint', target)
-    assert target.read_bytes() == b'new checkpoint'
-
-
 def test_translation_inferencer_colours_unchanged_for_bgr_models():
     """The colour fix gives MMagic's original result for BGR models (its CycleGAN)."""
     from types import SimpleNamespace
-    from mmagic.apis.inferencers.translation_inferencer import TranslationInferencer
+
+    from nicegan_plugin.apis import NICEGANTranslationInferencer
     from mmagic.models import DataPreprocessor
     model = torch.nn.Module()
     model.data_preprocessor = DataPreprocessor()  # CycleGAN's: BGR, mean = std = 127.5
     model.weight = torch.nn.Parameter(torch.zeros(1))
     preds = torch.rand(1, 3, 4, 4) * 2 - 1
-    out = TranslationInferencer.visualize(SimpleNamespace(model=model), preds)
+    out = NICEGANTranslationInferencer.visualize(SimpleNamespace(model=model), preds)
     torch.testing.assert_close(out, (preds[:, [2, 1, 0]] + 1.) / 2.)
+
+
+def test_import_changes_no_other_library_behaviour(tmp_path, monkeypatch):
+    """Importing the plugin leaves MMEngine's storage backend and MMagic's inferencer
+    alone: a user's ``mmcv.imwrite`` writes in place, with no fsync per file."""
+    import mmcv
+    from mmagic.apis.inferencers.translation_inferencer import TranslationInferencer
+    from mmengine.fileio.backends.local_backend import LocalBackend
+
+    import nicegan_plugin  # noqa: F401
+    assert LocalBackend.put.__module__ == 'mmengine.fileio.backends.local_backend'
+    assert TranslationInferencer.visualize.__module__.startswith('mmagic.')
+    calls = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, 'fsync', lambda fd: (calls.append(fd), real_fsync(fd)))
+    for i in range(3):
+        assert mmcv.imwrite(np.zeros((4, 4, 3), np.uint8), str(tmp_path / f'{i}.png'))
+    assert calls == []

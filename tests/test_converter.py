@@ -15,7 +15,7 @@ def _official(name):
 @pytest.mark.parametrize('name,light,ch,n_res,n_dis,size', [
     ('light64', True, 16, 2, 6, 256), ('full64', False, 8, 1, 6, 64)])
 def test_infers_architecture(name, light, ch, n_res, n_dis, size):
-    from nicegan_plugin.converter import infer_config
+    from nicegan_plugin.official.converter import infer_config
     arch = infer_config(_official(name))
     assert (arch['light'], arch['ch'], arch['n_res'], arch['n_dis'], arch['img_size']) == \
         (light, ch, n_res, n_dis, size)
@@ -23,7 +23,7 @@ def test_infers_architecture(name, light, ch, n_res, n_dis, size):
 
 @pytest.mark.parametrize('name', ['light64', 'full64'])
 def test_round_trip_official_plugin_official(name):
-    from nicegan_plugin.converter import official_to_plugin, plugin_to_official
+    from nicegan_plugin.official.converter import official_to_plugin, plugin_to_official
     src = _official(name)
     plugin, cfg = official_to_plugin(src, 'cat', 'dog')
     assert cfg['reachable_domains'] == ['cat', 'dog']
@@ -44,7 +44,7 @@ def test_optimizer_state_round_trip_after_training():
     """Adam moments follow their parameters through both conversions."""
     from mmagic.registry import MODELS
     from mmengine.optim import build_optim_wrapper
-    from nicegan_plugin.converter import official_to_plugin, plugin_to_official
+    from nicegan_plugin.official.converter import official_to_plugin, plugin_to_official
     plugin, cfg = official_to_plugin(_official('light64'))
     model = MODELS.build(cfg)
     model.load_state_dict(plugin['state_dict'])
@@ -71,7 +71,7 @@ def test_optimizer_state_round_trip_after_training():
 
 
 def test_refusals():
-    from nicegan_plugin.converter import ConversionError, official_to_plugin, plugin_to_official
+    from nicegan_plugin.official.converter import ConversionError, official_to_plugin, plugin_to_official
     src = _official('light64')
     with pytest.raises(ConversionError, match='not an official NICE-GAN checkpoint'):
         official_to_plugin({'state_dict': {}})
@@ -127,7 +127,7 @@ def test_cli_refuses_non_checkpoint(tmp_path):
 def test_round_trip_other_architectures(n_dis, light, size):
     """plugin -> official -> plugin for n_dis 7/8 (non-empty shared trunk) and full G."""
     from mmagic.registry import MODELS
-    from nicegan_plugin.converter import (infer_config, official_to_plugin,
+    from nicegan_plugin.official.converter import (infer_config, official_to_plugin,
                                           plugin_to_official)
     from conftest import tiny_model_cfg
     cfg = tiny_model_cfg(img_size=size, light=light)

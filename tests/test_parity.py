@@ -11,7 +11,7 @@ from conftest import ROOT, fixture_dir
 
 @pytest.mark.parametrize('name', ['light64', 'full64'])
 def test_parity_fixture(name):
-    from nicegan_plugin.parity import run_parity
+    from nicegan_plugin.official.parity import run_parity
     report = run_parity(fixture_dir(name))
     groups = report.groups
     # every kind of output was compared
@@ -35,7 +35,7 @@ def test_parity_cli_json(tmp_path):
 def test_parity_detects_a_wrong_model(tmp_path, monkeypatch):
     """The check can fail: a model that ignores the CAM residual weight is caught."""
     from nicegan_plugin.models import discriminator
-    from nicegan_plugin.parity import run_parity
+    from nicegan_plugin.official.parity import run_parity
     orig = discriminator.NICEGANDiscriminator._attend
 
     def wrong(self, x):  # drops the CAM residual (gamma * conv1x1(...))

@@ -15,8 +15,8 @@ def test_runner_iteration_matches_official_step1(tmp_path):
     from mmengine.config import Config
     from mmengine.hooks import Hook
     from mmengine.runner import Runner
-    from nicegan_plugin.converter import official_to_plugin
-    from nicegan_plugin.parity import official_loss_names
+    from nicegan_plugin.official.converter import official_to_plugin
+    from nicegan_plugin.official.parity import official_loss_names
 
     fx = fixture_dir('light64')
     meta = json.load(open(osp.join(fx, 'meta.json')))

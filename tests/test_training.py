@@ -175,7 +175,7 @@ def test_distributed_matches_single_process(tmp_path):
 
 def test_amp_switches_both_optimizer_wrappers():
     from mmengine.config import Config
-    from nicegan_plugin.runner_utils import enable_amp
+    from nicegan_plugin.engine.runner_utils import enable_amp
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'nicegan_h2z.py'))
     enable_amp(cfg)
     for group in ('generators', 'discriminators'):
@@ -184,7 +184,7 @@ def test_amp_switches_both_optimizer_wrappers():
 
 
 def _convert_fixture(tmp_path, start_iter, lr, domains=('horse', 'zebra')):
-    from nicegan_plugin.converter import official_to_plugin
+    from nicegan_plugin.official.converter import official_to_plugin
     from conftest import fixture_dir
     src = torch.load(f'{fixture_dir("light64")}/official_params_init.pt', weights_only=True)
     src['start_iter'] = start_iter

@@ -11,47 +11,8 @@
 Domain A of the official code is the source of gen2B (e.g. cat for cat2dog).
 """
 import argparse
-import os
 import os.path as osp
-import pprint
 import sys
-import tempfile
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def atomic_save(obj, path: str) -> None:
-    import torch
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path) + '.', dir=folder)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-
-
-def config_text(model_cfg: dict, img_size: int) -> str:
-    a, b = model_cfg['reachable_domains']
-    pipeline = [
-        dict(type='LoadImageFromFile', key='img_A', color_type='color'),
-        dict(type='LoadImageFromFile', key='img_B', color_type='color'),
-        dict(type='Resize', keys=['img_A', 'img_B'], scale=(img_size, img_size),
-             keep_ratio=False, interpolation='bilinear', backend='pillow'),
-        dict(type='KeyMapper', mapping={f'img_{a}': 'img_A', f'img_{b}': 'img_B'},
-             remapping={f'img_{a}': f'img_{a}', f'img_{b}': f'img_{b}'}),
-        dict(type='PackInputs', keys=[f'img_{a}', f'img_{b}'],
-             data_keys=[f'img_{a}', f'img_{b}'], meta_keys=['img_A_path', 'img_B_path']),
-    ]
-    return ('# Model config written by tools/convert_official_checkpoint.py for a checkpoint\n'
-            '# converted from the official NICE-GAN code (architecture inferred from shapes).\n'
-            "default_scope = 'mmagic'\n"
-            "custom_imports = dict(imports=['nicegan_plugin'], allow_failed_imports=False)\n"
-            f'model = {pprint.pformat(model_cfg, sort_dicts=False)}\n'
-            f'test_pipeline = {pprint.pformat(pipeline, sort_dicts=False)}\n')
 
 
 def main() -> int:
@@ -71,9 +32,11 @@ def main() -> int:
         return 2
 
     import torch
+
     import nicegan_plugin  # noqa: F401  (compat: mmengine checkpoints under weights_only)
-    from nicegan_plugin.converter import (ConversionError, official_to_plugin,
-                                          plugin_to_official)
+    from nicegan_plugin.official.converter import (ConversionError, config_text,
+                                                   official_to_plugin, plugin_to_official)
+    from nicegan_plugin.utils.fileio import atomic_torch_save, atomic_write
     try:
         ckpt = torch.load(args.src, map_location='cpu', weights_only=True)
     except Exception as e:  # unpickling errors of all kinds: not a checkpoint we accept
@@ -83,15 +46,14 @@ def main() -> int:
     try:
         if args.to_official:
             out = plugin_to_official(ckpt, args.domain_a, args.domain_b)
-            atomic_save(out, args.dst)
+            atomic_torch_save(out, args.dst)
             print(f'wrote official-format checkpoint {args.dst}')
         else:
             out, model_cfg = official_to_plugin(ckpt, args.domain_a or 'A',
                                                 args.domain_b or 'B', args.img_size)
-            atomic_save(out, args.dst)
+            atomic_torch_save(out, args.dst)
             cfg_path = osp.splitext(args.dst)[0] + '.py'
-            with open(cfg_path, 'w') as f:
-                f.write(config_text(model_cfg, out['meta']['nicegan_arch']['img_size']))
+            atomic_write(cfg_path, config_text(model_cfg, out['meta']['nicegan_arch']['img_size']))
             arch = out['meta']['nicegan_arch']
             print(f'wrote {args.dst} and its config {cfg_path}\n  architecture: {arch}\n'
                   f'  domains: A={model_cfg["reachable_domains"][0]} '

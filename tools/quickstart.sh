@@ -6,7 +6,7 @@
 #   4. run tools/test.py on the last checkpoint (translations + metrics),
 #   5. write one PNG grid (inputs, translations, CAM heatmaps) and print a summary.
 # Env: QUICKSTART_ITERS (default 600), WORK_DIR (default work_dirs/quickstart),
-#      NICEGAN_INCEPTION (FID/KID Inception weights; metrics are skipped without them).
+#      QUICKSTART_DATA (default data/toy_day2night), NICEGAN_INCEPTION (other FID weights).
 set -euo pipefail
 # third-party import-time deprecation notices (diffusers, timm, controlnet_aux) only
 export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore::FutureWarning,ignore::UserWarning,ignore::DeprecationWarning}"
@@ -20,24 +20,32 @@ CONFIG=configs/nicegan/nicegan_light-tiny_1xb4-600iters_toy-day2night.py
 [[ -f .venv/.nicegan-ready ]] || bash tools/setup_env.sh
 PY=.venv/bin/python
 
+# the config holds the defaults (600 iterations, data/toy_day2night); override only what differs
+OPTS=()
+if [[ "$ITERS" != 600 ]]; then
+  SAVE=$(( ITERS < 200 ? ITERS : 200 ))
+  OPTS+=(train_cfg.max_iters="$ITERS" default_hooks.checkpoint.interval="$SAVE"
+         custom_hooks.0.interval="$SAVE")
+  (( ITERS < 100 )) && OPTS+=(default_hooks.logger.interval=1)
+fi
+if [[ "$DATA" != data/toy_day2night ]]; then
+  OPTS+=(train_dataloader.dataset.data_root="$DATA" val_dataloader.dataset.data_root="$DATA"
+         test_dataloader.dataset.data_root="$DATA")
+fi
+CFG_OPTS=(); (( ${#OPTS[@]} )) && CFG_OPTS=(--cfg-options "${OPTS[@]}")
+DATA_OPTS=(); [[ "$DATA" != data/toy_day2night ]] && DATA_OPTS=(--cfg-options
+  train_dataloader.dataset.data_root="$DATA" val_dataloader.dataset.data_root="$DATA"
+  test_dataloader.dataset.data_root="$DATA")
+
 echo "== 1/4 toy data -> $DATA"
 $PY tools/make_toy_dataset.py "$DATA"
 
 echo "== 2/4 training $ITERS iterations (MMagic runner; log with ETA below)"
-SAVE=$(( ITERS < 200 ? ITERS : 200 ))
-LOG=$(( ITERS < 100 ? 1 : 20 ))
-$PY tools/train.py "$CONFIG" --work-dir "$WORK_DIR" --cfg-options \
-  train_cfg.max_iters="$ITERS" default_hooks.checkpoint.interval="$SAVE" \
-  default_hooks.logger.interval="$LOG" \
-  custom_hooks.0.interval="$SAVE" \
-  train_dataloader.dataset.data_root="$DATA" val_dataloader.dataset.data_root="$DATA" \
-  test_dataloader.dataset.data_root="$DATA"
+$PY tools/train.py "$CONFIG" --work-dir "$WORK_DIR" "${CFG_OPTS[@]}"
 
 CKPT="$WORK_DIR/iter_${ITERS}.pth"
 echo "== 3/4 testing $CKPT"
-$PY tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK_DIR/test" --cfg-options \
-  train_dataloader.dataset.data_root="$DATA" val_dataloader.dataset.data_root="$DATA" \
-  test_dataloader.dataset.data_root="$DATA"
+$PY tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK_DIR/test" "${DATA_OPTS[@]}"
 
 echo "== 4/4 translating the test images and drawing the grid"
 $PY tools/translate.py "$CONFIG" "$CKPT" --input "$DATA/testA" \

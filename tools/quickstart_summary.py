@@ -11,8 +11,6 @@ import json
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)

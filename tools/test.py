@@ -9,19 +9,15 @@ import os
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import mmengine
+from mmengine.config import DictAction
+from mmengine.runner import Runner
 
-import nicegan_plugin  # noqa: E402,F401  (registers modules, applies compat fixes)
-import mmengine  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
-from mmengine.hooks import Hook  # noqa: E402
-import torch  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-
-from nicegan_plugin.engine import NICEGANSaveTranslationsHook  # noqa: E402
-
-from nicegan_plugin.runner_utils import (load_config, set_local_rank,  # noqa: E402
-                                         setup_distributed, validate_checkpoint)
+import nicegan_plugin  # noqa: F401  (registers the plugin's modules)
+from nicegan_plugin.apis.translation import translate_test_set
+from nicegan_plugin.engine import NICEGANSaveTranslationsHook
+from nicegan_plugin.engine.runner_utils import (load_config, set_local_rank, setup_distributed,
+                                                validate_checkpoint)
 
 
 def parse_args() -> argparse.Namespace:
@@ -43,20 +39,6 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-class SaveMetricHook(Hook):
-    """Dumps the test metrics to a JSON file (as MMagic's test.py does with --out)."""
-    priority = 'LOWEST'
-
-    def __init__(self, out: str) -> None:
-        self.out = out
-
-    def after_test_epoch(self, runner, metrics=None) -> None:
-        if metrics is not None and runner.rank == 0:
-            mmengine.dump({k: float(v) if hasattr(v, '__float__') else v
-                           for k, v in metrics.items()}, self.out, indent=2)
-            runner.logger.info(f'metrics written to {self.out}')
-
-
 def main() -> None:
     args = parse_args()
     for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
@@ -72,25 +54,20 @@ def main() -> None:
     except (ValueError, FileNotFoundError) as err:
         sys.exit(f'error: {err}')
     out = args.out or osp.join(cfg.work_dir, 'metrics.json')
-    runner.register_hook(SaveMetricHook(out), 'LOWEST')
     saver = None
     if not args.no_save_images:
         saver = NICEGANSaveTranslationsHook(out_dir='translations')
         runner.register_hook(saver)
-    runner.test()
+    metrics = runner.test()
+    if runner.rank == 0:
+        mmengine.dump({k: float(v) if hasattr(v, '__float__') else v
+                       for k, v in (metrics or {}).items()}, out, indent=2)
+        runner.logger.info(f'metrics written to {out}')
     if saver is not None and not cfg.test_evaluator.get('metrics'):
         # MMagic's MultiTestLoop only iterates the data its metrics sample; with no
         # metric configured, translate the test set in one plain pass instead.
-        translate_test_set(runner, saver)
-
-
-def translate_test_set(runner: Runner, saver) -> None:
-    model = runner.model
-    model.eval()
-    with torch.no_grad():
-        for idx, batch in enumerate(runner.test_dataloader):
-            saver.after_test_iter(runner, idx, batch, model.test_step(batch))
-    saver.after_test_epoch(runner)
+        count = translate_test_set(runner, saver.out_dir)
+        runner.logger.info(f'{count} translated test images written')
 
 
 if __name__ == '__main__':

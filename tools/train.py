@@ -3,6 +3,7 @@
 
 Same arguments and behaviour as MMagic's script, plus:
 - ``--amp`` really switches both optimizer wrappers of a GAN config to AMP;
+- ``--cuda-graph`` replays the whole train step as one CUDA graph (``model.cuda_graph``);
 - distributed runs pick ``nccl`` with GPUs and ``gloo`` without, automatically;
 - ``--resume`` takes an optional checkpoint path (default: the latest in work_dir).
 """
@@ -11,15 +12,14 @@ import os
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmengine.config import DictAction
+from mmengine.runner import Runner, find_latest_checkpoint
 
-import nicegan_plugin  # noqa: E402,F401  (registers modules, applies compat fixes)
-from mmengine.config import DictAction  # noqa: E402
-from mmengine.runner import Runner, find_latest_checkpoint  # noqa: E402
-
-from nicegan_plugin.runner_utils import (enable_amp, fill_schedule_length,  # noqa: E402
-                                         load_config, set_local_rank, setup_distributed,
-                                         validate_checkpoint)
+import nicegan_plugin  # noqa: F401  (registers the plugin's modules)
+from nicegan_plugin.engine.runner_utils import (enable_amp, enable_cuda_graph,
+                                                fill_schedule_length, load_config,
+                                                set_local_rank, setup_distributed,
+                                                validate_checkpoint)
 
 
 def parse_args() -> argparse.Namespace:
@@ -29,6 +29,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--resume', nargs='?', const='auto', default=None,
                         help='resume from the latest checkpoint in work_dir, or from PATH')
     parser.add_argument('--amp', action='store_true', help='mixed precision training')
+    parser.add_argument('--cuda-graph', action='store_true',
+                        help='replay the whole train step as one CUDA graph (model.cuda_graph)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by the total batch size (auto_scale_lr in cfg)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -49,6 +51,11 @@ def main() -> None:
     fill_schedule_length(cfg)
     if args.amp:
         enable_amp(cfg)
+    if args.cuda_graph:
+        try:
+            enable_cuda_graph(cfg)
+        except ValueError as err:
+            sys.exit(f'error: {err}')
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
             sys.exit('error: --auto-scale-lr needs auto_scale_lr.base_batch_size in the config')

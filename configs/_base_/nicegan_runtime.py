@@ -9,7 +9,7 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=100, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=10000, by_epoch=False,
+    checkpoint=dict(type='NICEGANCheckpointHook', interval=10000, by_epoch=False,
                     max_keep_ckpts=20, save_optimizer=True, save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'))
 env_cfg = dict(

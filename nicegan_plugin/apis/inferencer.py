@@ -15,7 +15,7 @@ from mmengine import mkdir_or_exist
 from torchvision import utils
 
 from mmagic.apis.inferencers.translation_inferencer import TranslationInferencer
-from .image_io import ModelIO
+from ..utils.model_io import ModelIO
 
 
 class NICEGANTranslationInferencer(TranslationInferencer):

@@ -10,8 +10,8 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
 from mmagic.registry import HOOKS
-from ..apis.image_io import unwrap
-from ..apis.visualization import cam_panels
+from ..utils.model_utils import unwrap
+from ..visualization.cam import cam_panels
 
 
 @contextmanager

@@ -1,13 +1,47 @@
 """Write every test-time translation to disk under its source file name."""
 import os
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Set
 
 import mmcv
 import numpy as np
+import torch.nn as nn
 from mmengine.hooks import Hook
 
 from mmagic.registry import HOOKS
+from ..utils.model_utils import unwrap
+
+
+def relative_source_path(path: str) -> str:
+    """``path`` relative to its ``testA``/``testB``/``trainA``/``trainB`` folder (else
+    its base name): the name its translation is written under."""
+    parts = os.path.normpath(path).split(os.sep)
+    for i in range(len(parts) - 1, -1, -1):
+        if parts[i] in ('testA', 'testB', 'trainA', 'trainB'):
+            return osp.join(*parts[i + 1:])
+    return osp.basename(path)
+
+
+def write_translations(model: nn.Module, samples: Sequence, root: str,
+                       written: Set[str]) -> None:
+    """Write ``fake_<domain>`` of each test sample (a ``DataSample`` of the model's
+    ``test_step``) to ``<root>/fake_<domain>/<source name>``, skipping paths in
+    ``written`` (the unpaired test set repeats the smaller domain) and adding new ones."""
+    model = unwrap(model)
+    domains = list(model.domains)
+    for sample in samples:
+        for src_key, src in zip(('img_A_path', 'img_B_path'), domains):
+            tgt = model.other_domain(src)
+            path = sample.metainfo.get(src_key)
+            fake = sample.get(f'fake_{tgt}')
+            if path is None or fake is None:
+                continue
+            dst = osp.join(root, f'fake_{tgt}', relative_source_path(path))
+            if dst in written:
+                continue
+            img = fake.detach().cpu().numpy().transpose(1, 2, 0)  # BGR 0-255
+            mmcv.imwrite(np.clip(np.round(img), 0, 255).astype(np.uint8), dst)
+            written.add(dst)
 
 
 @HOOKS.register_module()
@@ -36,31 +70,7 @@ class NICEGANSaveTranslationsHook(Hook):
 
     def after_test_iter(self, runner, batch_idx: int, data_batch=None,
                         outputs: Optional[Sequence] = None) -> None:
-        model = runner.model.module if hasattr(runner.model, 'module') else runner.model
-        domains = list(model.domains)
-        root = self._root(runner)
-        for sample in outputs or []:
-            for src_key, src in zip(('img_A_path', 'img_B_path'), domains):
-                tgt = model.other_domain(src)
-                path = sample.metainfo.get(src_key)
-                fake = sample.get(f'fake_{tgt}')
-                if path is None or fake is None:
-                    continue
-                rel = self._relative(path)
-                dst = osp.join(root, f'fake_{tgt}', rel)
-                if dst in self._written:
-                    continue
-                img = fake.detach().cpu().numpy().transpose(1, 2, 0)  # BGR 0-255
-                mmcv.imwrite(np.clip(np.round(img), 0, 255).astype(np.uint8), dst)
-                self._written.add(dst)
-
-    @staticmethod
-    def _relative(path: str) -> str:
-        parts = os.path.normpath(path).split(os.sep)
-        for i in range(len(parts) - 1, -1, -1):  # below the testA/testB folder
-            if parts[i] in ('testA', 'testB', 'trainA', 'trainB'):
-                return osp.join(*parts[i + 1:])
-        return osp.basename(path)
+        write_translations(runner.model, outputs or [], self._root(runner), self._written)
 
     def after_test_epoch(self, runner, metrics=None) -> None:
         if self._written:

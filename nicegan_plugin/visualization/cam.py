@@ -6,13 +6,39 @@ heatmap of its own discriminator/encoder (``utils.cam``), the reconstruction
 through its own encoder and decoder (A->A), the translation (A->B) and the cycle
 (A->B->A, re-encoded by the target domain's encoder).
 """
-from typing import Dict, List
+from typing import Dict, List, Optional, Tuple
 
+import cv2
 import numpy as np
 import torch
 import torch.nn as nn
 
-from .image_io import ModelIO, colorize_heatmap, eval_mode, unwrap
+from ..utils.model_io import ModelIO
+from ..utils.model_utils import eval_mode, unwrap
+
+
+def colorize_heatmap(heatmap: np.ndarray, size: Optional[Tuple[int, int]] = None) -> np.ndarray:
+    """Official ``utils.cam``: min-max normalize, to uint8, resize, JET colour map.
+
+    Args:
+        heatmap: (h, w) or (1, h, w) or (h, w, 1) array.
+        size: output (height, width); default: the heatmap's size.
+
+    Returns:
+        (H, W, 3) BGR uint8 (OpenCV's colour maps are BGR).
+    """
+    x = np.asarray(heatmap, dtype=np.float32).squeeze()  # official: float32 throughout
+    if x.ndim != 2:
+        raise ValueError(f'heatmap must be 2-D after squeezing, got shape {heatmap.shape}')
+    x = x - x.min()
+    peak = x.max()
+    # a constant map would divide by zero (NaN in the official code): draw it as 0
+    x = x / peak if peak > 0 else x
+    img = np.uint8(255 * x)
+    if size is not None and img.shape != tuple(size):
+        img = cv2.resize(img, (size[1], size[0]))
+    return cv2.applyColorMap(img, cv2.COLORMAP_JET)
+
 
 ROWS = ('real', 'heatmap', 'reconstruction', 'translation', 'cycle')
 

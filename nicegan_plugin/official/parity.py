@@ -13,17 +13,22 @@ MMEngine's ``ParamSchedulerHook`` does.
 import copy
 import json
 import os.path as osp
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from .constants import OFFICIAL_ADAM
 from .converter import official_to_plugin, plugin_to_official
 
 OFFICIAL_EVAL = ('disA_real_A', 'disB_real_B', 'fake_A2B', 'fake_B2A', 'fake_A2A',
                  'fake_B2B', 'fake_A2B2A', 'fake_B2A2B')
 HEADS = ('local', 'global', 'cam', 'heatmap', 'z')
-SCHEDULE_CFG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs',
-                        '_base_', 'schedules', 'nicegan_100k.py')
+#: the official optimisation as MMEngine configs (what ``configs/_base_/schedules`` holds)
+OFFICIAL_SCHEDULE = dict(
+    optim_wrapper=dict(constructor='MultiOptimWrapperConstructor',
+                       generators=dict(optimizer=OFFICIAL_ADAM),
+                       discriminators=dict(optimizer=OFFICIAL_ADAM)),
+    param_scheduler=dict(type='NICEGANLinearDecayLR', total_iters=None, by_epoch=False))
 
 
 def _errors(ours: torch.Tensor, ref: torch.Tensor) -> Tuple[float, float]:
@@ -38,9 +43,10 @@ def _errors(ours: torch.Tensor, ref: torch.Tensor) -> Tuple[float, float]:
 
 
 class Report:
-    """Max errors per group."""
+    """Max errors per group, judged against ``tolerance`` (max relative error)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tolerance: float = 1e-8) -> None:
+        self.tolerance = tolerance
         self.groups: Dict[str, Dict[str, float]] = {}
 
     def add(self, group: str, ours, ref) -> None:
@@ -52,6 +58,14 @@ class Report:
 
     def worst(self) -> float:
         return max((g['max_rel'] for g in self.groups.values()), default=0.0)
+
+    def failed(self) -> List[str]:
+        """Groups whose max relative error is above the tolerance."""
+        return [n for n, g in self.groups.items() if not g['max_rel'] <= self.tolerance]
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.groups) and not self.failed()
 
     def table(self) -> str:
         lines = [f'{"group":<34}{"compared":>9}{"max abs err":>14}{"max rel err":>14}']
@@ -70,7 +84,16 @@ def build_from_fixture(fixture: str):
     return plugin_ckpt, model_cfg
 
 
-def run_parity(fixture: str, tolerance: float = 1e-8) -> Report:
+def run_parity(fixture: str, tolerance: float = 1e-8,
+               schedule_cfg: Optional[str] = None) -> Report:
+    """Run the model against a fixture; the report judges every group by ``tolerance``.
+
+    Args:
+        schedule_cfg: a config file whose ``optim_wrapper``/``param_scheduler`` to train
+            with (e.g. ``configs/_base_/schedules/nicegan_100k.py``, to check that the
+            training configs are the official optimisation); default
+            :data:`OFFICIAL_SCHEDULE`.
+    """
     from mmagic.registry import MODELS
     from mmengine.config import Config
     from mmengine.logging import MessageHub
@@ -87,7 +110,7 @@ def run_parity(fixture: str, tolerance: float = 1e-8) -> Report:
     model.load_state_dict(plugin_ckpt['state_dict'])
     model.double()
     inputs = torch.load(osp.join(fixture, 'inputs.pt'), weights_only=True)
-    report = Report()
+    report = Report(tolerance)
 
     # ---- eval-mode outputs at the initial weights
     expected = torch.load(osp.join(fixture, 'expected_eval.pt'), weights_only=True)
@@ -113,7 +136,8 @@ def run_parity(fixture: str, tolerance: float = 1e-8) -> Report:
     report.add('eval/translation_api_A2B', ours['translation_A2B'], expected['fake_A2B'])
 
     # ---- training steps with the training configs' optimizers and schedule
-    sched_cfg = Config.fromfile(SCHEDULE_CFG)
+    sched_cfg = Config.fromfile(schedule_cfg) if schedule_cfg else Config(
+        copy.deepcopy(OFFICIAL_SCHEDULE))
     optim_cfg = copy.deepcopy(sched_cfg.optim_wrapper)
     for group in ('generators', 'discriminators'):
         optim_cfg[group]['optimizer'].update(lr=meta['lr'], weight_decay=meta['weight_decay'])

@@ -1,4 +1,4 @@
-"""Helpers shared by tools/train.py and tools/test.py."""
+"""Runner set-up shared by tools/train.py and tools/test.py: config, AMP, distributed, checkpoint check."""
 import os
 import os.path as osp
 from typing import Optional
@@ -6,6 +6,9 @@ from typing import Optional
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
+
+from ..utils.model_utils import unwrap
+from .checkpoint import check_state_dict, read_state_dict
 
 
 def load_config(path: str, launcher: str, cfg_options: Optional[dict],
@@ -55,6 +58,21 @@ def enable_amp(cfg: Config) -> None:
         sub.setdefault('loss_scale', 'dynamic')
 
 
+def enable_cuda_graph(cfg: Config) -> None:
+    """``--cuda-graph``: ``model.cuda_graph.enabled=True`` (other keys kept or defaulted).
+
+    Refuses AMP optimizer wrappers: a GradScaler's inf checks run on the host and
+    cannot be captured (``model.cuda_graph.bf16=True`` needs no loss scaling).
+    """
+    ow = cfg.get('optim_wrapper', {})
+    subs = [v for v in ow.values() if isinstance(v, dict)] + [ow]
+    if any(sub.get('type') == 'AmpOptimWrapper' for sub in subs):
+        raise ValueError('--cuda-graph cannot capture AmpOptimWrapper (GradScaler); drop --amp '
+                         'and use --cfg-options model.cuda_graph.bf16=True for bf16 autocast')
+    graph = cfg.model.get('cuda_graph') or {}
+    cfg.model.cuda_graph = dict(graph, enabled=True)
+
+
 def setup_distributed(cfg: Config, launcher: str) -> Optional[str]:
     """Pick the process-group backend (nccl with GPUs, gloo without) and start it.
 
@@ -83,10 +101,7 @@ def validate_checkpoint(runner, path: Optional[str]) -> None:
     """
     if not path:
         return
-    from mmengine.model import is_model_wrapper
-    from .apis.translate import check_state_dict, read_state_dict
-    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-    check_state_dict(model, read_state_dict(path), path)
+    check_state_dict(unwrap(runner.model), read_state_dict(path), path)
 
 
 def set_local_rank(local_rank: int) -> None:

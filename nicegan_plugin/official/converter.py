@@ -10,14 +10,14 @@ Plugin file (MMEngine): ``{'meta', 'state_dict', 'optimizer', 'message_hub'}`` w
 domain B; ``disA`` the discriminator (and encoder) of domain A.
 """
 import math
+import pprint
 import re
 from collections import OrderedDict
 from typing import Dict, List, Optional, Tuple
 
 import torch
 
-OFFICIAL_NETS = ('gen2B', 'gen2A', 'disA', 'disB')
-THOP_SUFFIXES = ('total_ops', 'total_params')
+from .constants import OFFICIAL_NETS, THOP_SUFFIXES
 
 # first key component: official -> plugin
 _DIS_NAMES = {'lamda': 'gamma', 'model': 'encoder', 'fc': 'cam_fc', 'conv1x1': 'cam_conv',
@@ -136,7 +136,7 @@ def model_config(arch: dict, domain_a: str, domain_b: str) -> dict:
 
 def _build_networks(arch: dict) -> Tuple[torch.nn.Module, torch.nn.Module]:
     """One generator and one discriminator on the meta device (no memory)."""
-    from .models import NICEGANDiscriminator, NICEGANGenerator
+    from ..models import NICEGANDiscriminator, NICEGANGenerator
     with torch.device('meta'):
         gen = NICEGANGenerator(arch['out_channels'], arch['ch'], arch['n_res'],
                             arch['img_size'], arch['light'])
@@ -332,3 +332,25 @@ def _official_order(ref: torch.nn.Module, net: str) -> List[str]:
     # stable sort keeps the order inside each module, which both layouts share
     # (bias, weight_orig|original, weight_u|_u, weight_v|_v; rho, gamma, beta)
     return sorted(keys, key=rank)
+
+
+def config_text(model_cfg: dict, img_size: int) -> str:
+    """A minimal model + test-pipeline config for a converted checkpoint (the file
+    ``tools/convert_official_checkpoint.py`` writes next to it)."""
+    a, b = model_cfg['reachable_domains']
+    pipeline = [
+        dict(type='LoadImageFromFile', key='img_A', color_type='color'),
+        dict(type='LoadImageFromFile', key='img_B', color_type='color'),
+        dict(type='Resize', keys=['img_A', 'img_B'], scale=(img_size, img_size),
+             keep_ratio=False, interpolation='bilinear', backend='pillow'),
+        dict(type='KeyMapper', mapping={f'img_{a}': 'img_A', f'img_{b}': 'img_B'},
+             remapping={f'img_{a}': f'img_{a}', f'img_{b}': f'img_{b}'}),
+        dict(type='PackInputs', keys=[f'img_{a}', f'img_{b}'],
+             data_keys=[f'img_{a}', f'img_{b}'], meta_keys=['img_A_path', 'img_B_path']),
+    ]
+    return ('# Model config written by tools/convert_official_checkpoint.py for a checkpoint\n'
+            '# converted from the official NICE-GAN code (architecture inferred from shapes).\n'
+            "default_scope = 'mmagic'\n"
+            "custom_imports = dict(imports=['nicegan_plugin'], allow_failed_imports=False)\n"
+            f'model = {pprint.pformat(model_cfg, sort_dicts=False)}\n'
+            f'test_pipeline = {pprint.pformat(pipeline, sort_dicts=False)}\n')
