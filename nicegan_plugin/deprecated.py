@@ -8,9 +8,9 @@ registered meanwhile is left to MMagic.
 """
 from typing import Callable, Set
 
+from mmagic.registry import METRICS, MODELS
 from mmengine.logging import print_log
 
-from mmagic.registry import METRICS, MODELS
 from .evaluation import NICEGANTransFID, NICEGANTransKID
 from .models import NICEGANAdversarialLoss, NICEGANDiscriminator, NICEGANGenerator
 

@@ -1,12 +1,11 @@
 """Shared test helpers: the ../shared folder, tiny model configs, a tiny image set."""
+import copy
 import os
 import os.path as osp
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Sequence
-
-import copy
 
 import numpy as np
 import pytest
@@ -66,8 +65,8 @@ def shrink_config(cfg, size: int = SIZE, data_root: str = 'data/none'):
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
     """(config path, checkpoint path, model) for a tiny horse/zebra model."""
-    from mmengine.config import Config
     from mmagic.registry import MODELS
+    from mmengine.config import Config
     tmp = tmp_path_factory.mktemp('tiny')
     cfg = shrink_config(Config.fromfile(CONFIG))
     cfg_path = str(tmp / 'tiny_cfg.py')
@@ -124,6 +123,7 @@ def write_image_set(root: str, n_a: int = 4, n_b: int = 4, size: int = 72,
 
 @pytest.fixture(scope='session', autouse=True)
 def _register_plugin():
-    import nicegan_plugin  # noqa: F401
     from mmengine.registry import init_default_scope
+
+    import nicegan_plugin  # noqa: F401
     init_default_scope('mmagic')

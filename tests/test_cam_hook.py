@@ -6,9 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-import nicegan_plugin.engine.hooks  # noqa: F401  (registers the hook until engine/__init__ does)
-from conftest import write_image_set
-from conftest import CONFIG, SIZE, shrink_config
+from conftest import CONFIG, SIZE, shrink_config, write_image_set
 
 
 @pytest.fixture(scope='module')
@@ -41,6 +39,7 @@ def _cam_hook(runner):
 
 def test_cam_hook_train_and_test(tmp_path, data_root):
     import cv2
+
     from nicegan_plugin.utils import ModelIO
     hook_cfg = dict(type='NICEGANCAMVisualizationHook', interval=1, num_samples=2)
     runner = make_runner(tmp_path, data_root, 'cam', [hook_cfg])

@@ -1,6 +1,7 @@
 """The plugin's compatibility fixes for the tested stack."""
 import os
 
+import numpy as np
 import pytest
 import torch
 
@@ -61,8 +62,9 @@ def test_translation_inferencer_colours_unchanged_for_bgr_models():
     """The colour fix gives MMagic's original result for BGR models (its CycleGAN)."""
     from types import SimpleNamespace
 
-    from nicegan_plugin.apis import NICEGANTranslationInferencer
     from mmagic.models import DataPreprocessor
+
+    from nicegan_plugin.apis import NICEGANTranslationInferencer
     model = torch.nn.Module()
     model.data_preprocessor = DataPreprocessor()  # CycleGAN's: BGR, mean = std = 127.5
     model.weight = torch.nn.Parameter(torch.zeros(1))

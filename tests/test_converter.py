@@ -44,6 +44,7 @@ def test_optimizer_state_round_trip_after_training():
     """Adam moments follow their parameters through both conversions."""
     from mmagic.registry import MODELS
     from mmengine.optim import build_optim_wrapper
+
     from nicegan_plugin.official.converter import official_to_plugin, plugin_to_official
     plugin, cfg = official_to_plugin(_official('light64'))
     model = MODELS.build(cfg)
@@ -71,7 +72,11 @@ def test_optimizer_state_round_trip_after_training():
 
 
 def test_refusals():
-    from nicegan_plugin.official.converter import ConversionError, official_to_plugin, plugin_to_official
+    from nicegan_plugin.official.converter import (
+        ConversionError,
+        official_to_plugin,
+        plugin_to_official,
+    )
     src = _official('light64')
     with pytest.raises(ConversionError, match='not an official NICE-GAN checkpoint'):
         official_to_plugin({'state_dict': {}})
@@ -127,8 +132,13 @@ def test_cli_refuses_non_checkpoint(tmp_path):
 def test_round_trip_other_architectures(n_dis, light, size):
     """plugin -> official -> plugin for n_dis 7/8 (non-empty shared trunk) and full G."""
     from mmagic.registry import MODELS
-    from nicegan_plugin.official.converter import (infer_config, official_to_plugin,
-                                          plugin_to_official)
+
+    from nicegan_plugin.official.converter import (
+        infer_config,
+        official_to_plugin,
+        plugin_to_official,
+    )
+
     from conftest import tiny_model_cfg
     cfg = tiny_model_cfg(img_size=size, light=light)
     cfg['discriminator']['num_layers'] = n_dis

@@ -49,8 +49,8 @@ def test_plugin_classes_in_mmagic_registries(registry, name):
 
 def test_custom_imports_config_builds_model(tmp_path):
     """A config with custom_imports builds the model through MMagic's MODELS."""
-    from mmengine.config import Config
     from mmagic.registry import MODELS
+    from mmengine.config import Config
     cfg_file = tmp_path / 'cfg.py'
     cfg_file.write_text(
         "default_scope = 'mmagic'\n"

@@ -15,6 +15,7 @@ def test_runner_iteration_matches_official_step1(tmp_path):
     from mmengine.config import Config
     from mmengine.hooks import Hook
     from mmengine.runner import Runner
+
     from nicegan_plugin.official.converter import official_to_plugin
     from nicegan_plugin.official.parity import official_loss_names
 
@@ -79,10 +80,11 @@ def test_test_pipeline_equals_official_transform():
     what the official test transform gives (PIL RGB -> Resize((256, 256)) -> ToTensor ->
     Normalize(0.5, 0.5)), written here with torchvision as the independent reference."""
     import torchvision.transforms as T
-    from PIL import Image
+    from mmagic.registry import MODELS
     from mmengine.config import Config
     from mmengine.dataset import Compose, pseudo_collate
-    from mmagic.registry import MODELS
+    from PIL import Image
+
     from conftest import shared_dir
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'nicegan_c2d.py'))
     pre = MODELS.build(cfg.model.data_preprocessor)

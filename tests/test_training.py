@@ -25,8 +25,8 @@ def _data_opts(root):
 @pytest.mark.parametrize('path', ALL_CONFIGS, ids=lambda p: osp.basename(p))
 def test_config_loads_and_builds(path, tmp_path):
     """Config.fromfile + MODELS.build (on the meta device) + the datasets on a tiny set."""
-    from mmengine.config import Config
     from mmagic.registry import DATASETS, MODELS
+    from mmengine.config import Config
     cfg = Config.fromfile(path)
     assert cfg.default_scope == 'mmagic'
     assert 'nicegan_plugin' in cfg.custom_imports.imports
@@ -175,6 +175,7 @@ def test_distributed_matches_single_process(tmp_path):
 
 def test_amp_switches_both_optimizer_wrappers():
     from mmengine.config import Config
+
     from nicegan_plugin.engine.runner_utils import enable_amp
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'nicegan_h2z.py'))
     enable_amp(cfg)
@@ -185,6 +186,7 @@ def test_amp_switches_both_optimizer_wrappers():
 
 def _convert_fixture(tmp_path, start_iter, lr, domains=('horse', 'zebra')):
     from nicegan_plugin.official.converter import official_to_plugin
+
     from conftest import fixture_dir
     src = torch.load(f'{fixture_dir("light64")}/official_params_init.pt', weights_only=True)
     src['start_iter'] = start_iter

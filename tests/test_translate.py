@@ -7,11 +7,11 @@ import sys
 import warnings
 
 import numpy as np
-import pytest
 import torch
 from PIL import Image
 
 from conftest import ROOT, SIZE, run_tools, shared_dir
+
 
 def _write_inputs(root: str) -> dict:
     """Mixed sizes, grayscale, RGBA, nested folders, a corrupt and a non-image file;
@@ -135,9 +135,10 @@ def test_translate_arrays_matches_model(tiny):
 def test_init_model_and_inferencers(tmp_path, tiny):
     """mmagic.apis.init_model, TranslationInferencer and MMagicInferencer('cyclegan')
     load the plugin's config + checkpoint and translate into default_domain."""
-    from mmengine.dataset import Compose, pseudo_collate
     from mmagic.apis import MMagicInferencer, init_model
     from mmagic.apis.inferencers.translation_inferencer import TranslationInferencer
+    from mmengine.dataset import Compose, pseudo_collate
+
     from nicegan_plugin.apis import NICEGANTranslationInferencer
     from nicegan_plugin.utils import ModelIO, read_rgb, resize_rgb
     cfg_path, ckpt, model = tiny

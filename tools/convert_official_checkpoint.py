@@ -34,8 +34,12 @@ def main() -> int:
     import torch
 
     import nicegan_plugin  # noqa: F401  (compat: mmengine checkpoints under weights_only)
-    from nicegan_plugin.official.converter import (ConversionError, config_text,
-                                                   official_to_plugin, plugin_to_official)
+    from nicegan_plugin.official.converter import (
+        ConversionError,
+        config_text,
+        official_to_plugin,
+        plugin_to_official,
+    )
     from nicegan_plugin.utils.fileio import atomic_torch_save, atomic_write
     try:
         ckpt = torch.load(args.src, map_location='cpu', weights_only=True)

@@ -9,7 +9,6 @@ import argparse
 import glob
 import json
 import os.path as osp
-import sys
 
 
 def main() -> None:
@@ -22,6 +21,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import mmcv
+
     from nicegan_plugin.apis import cam_panel, collect_images, images_from_files, load_model
     model = load_model(args.config, args.checkpoint, device='cpu')
     a, b = model.domains

@@ -16,8 +16,12 @@ from mmengine.runner import Runner
 import nicegan_plugin  # noqa: F401  (registers the plugin's modules)
 from nicegan_plugin.apis.translation import translate_test_set
 from nicegan_plugin.engine import NICEGANSaveTranslationsHook
-from nicegan_plugin.engine.runner_utils import (load_config, set_local_rank, setup_distributed,
-                                                validate_checkpoint)
+from nicegan_plugin.engine.runner_utils import (
+    load_config,
+    set_local_rank,
+    setup_distributed,
+    validate_checkpoint,
+)
 
 
 def parse_args() -> argparse.Namespace:

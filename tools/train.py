@@ -16,10 +16,15 @@ from mmengine.config import DictAction
 from mmengine.runner import Runner, find_latest_checkpoint
 
 import nicegan_plugin  # noqa: F401  (registers the plugin's modules)
-from nicegan_plugin.engine.runner_utils import (enable_amp, enable_cuda_graph,
-                                                fill_schedule_length, load_config,
-                                                set_local_rank, setup_distributed,
-                                                validate_checkpoint)
+from nicegan_plugin.engine.runner_utils import (
+    enable_amp,
+    enable_cuda_graph,
+    fill_schedule_length,
+    load_config,
+    set_local_rank,
+    setup_distributed,
+    validate_checkpoint,
+)
 
 
 def parse_args() -> argparse.Namespace:

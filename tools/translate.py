@@ -13,7 +13,6 @@ of any size, grayscale or with alpha are accepted; unreadable files are skipped
 and listed at the end. Exit status: 0 if at least one image was translated.
 """
 import argparse
-import os.path as osp
 import sys
 
 

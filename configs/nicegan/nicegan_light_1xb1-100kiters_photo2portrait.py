@@ -9,6 +9,7 @@ _base_ = [
 domain_a, domain_b = 'photo', 'portrait'
 data_root = 'data/photo2portrait'
 import os  # noqa: E402
+
 # photo<->portrait (DRIT) is not among the paper's benchmarks; test-set sizes are
 # counted from the folders.
 num_test_a, num_test_b = (

@@ -6,8 +6,13 @@ Used by ``tools/translate.py``, ``tools/test.py`` and the quickstart.
 from ..utils.image_io import IMAGE_EXTENSIONS, ImageReadError, collect_images, read_rgb, save_rgb
 from ..visualization.cam import cam_panel, cam_panels, direction_panel, direction_rows
 from .loading import load_model, model_image_size, resolve_direction
-from .translation import (TranslationReport, images_from_files, translate_arrays,
-                          translate_images, translate_test_set)
+from .translation import (
+    TranslationReport,
+    images_from_files,
+    translate_arrays,
+    translate_images,
+    translate_test_set,
+)
 
 __all__ = [
     'IMAGE_EXTENSIONS', 'ImageReadError', 'collect_images', 'read_rgb', 'save_rgb',

@@ -11,10 +11,10 @@ import os.path as osp
 from typing import Optional
 
 import torch
+from mmagic.apis.inferencers.translation_inferencer import TranslationInferencer
 from mmengine import mkdir_or_exist
 from torchvision import utils
 
-from mmagic.apis.inferencers.translation_inferencer import TranslationInferencer
 from ..utils.model_io import ModelIO
 
 

@@ -16,10 +16,10 @@ import torch
 import torch.nn as nn
 from PIL import Image
 
+from ..engine.translation_saver import write_translations
 from ..utils.image_io import ImageReadError, collect_images, read_rgb, resize_rgb, save_rgb
 from ..utils.model_io import ModelIO
 from ..utils.model_utils import eval_mode, unwrap
-from ..engine.translation_saver import write_translations
 from ..visualization.cam import colorize_heatmap
 from .loading import model_image_size, resolve_direction
 

@@ -1,6 +1,5 @@
 """Training machinery: hooks, the lr schedule, the distributed wrapper, checkpoint I/O."""
-from .checkpoint import (AtomicLocalBackend, NICEGANCheckpointHook, check_state_dict,
-                         read_state_dict)
+from .checkpoint import AtomicLocalBackend, NICEGANCheckpointHook, check_state_dict, read_state_dict
 from .hooks import NICEGANCAMVisualizationHook
 from .scheduler import NICEGANLinearDecayLR
 from .translation_saver import NICEGANSaveTranslationsHook

@@ -11,16 +11,16 @@
 """
 import os.path as osp
 import re
-from typing import Dict, Iterable, List, Optional, Union
+from typing import Dict, Iterable, List, Union
 
 import torch
 import torch.nn as nn
+from mmagic.registry import HOOKS
+from mmengine.dist import is_main_process
 from mmengine.fileio import register_backend
 from mmengine.fileio.backends import LocalBackend
 from mmengine.hooks import CheckpointHook
-from mmengine.dist import is_main_process
 
-from mmagic.registry import HOOKS
 from ..official.constants import OFFICIAL_NETS, THOP_SUFFIXES
 from ..utils.fileio import atomic_write
 

@@ -5,11 +5,11 @@ from typing import Dict, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
+from mmagic.registry import HOOKS
 from mmengine.dataset import pseudo_collate
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
-from mmagic.registry import HOOKS
 from ..utils.model_utils import unwrap
 from ..visualization.cam import cam_panels
 

@@ -1,4 +1,7 @@
-"""Runner set-up shared by tools/train.py and tools/test.py: config, AMP, distributed, checkpoint check."""
+"""Runner set-up shared by tools/train.py and tools/test.py.
+
+Config loading, AMP, the distributed backend, the checkpoint check.
+"""
 import os
 import os.path as osp
 from typing import Optional

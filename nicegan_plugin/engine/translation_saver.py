@@ -6,9 +6,9 @@ from typing import Optional, Sequence, Set
 import mmcv
 import numpy as np
 import torch.nn as nn
+from mmagic.registry import HOOKS
 from mmengine.hooks import Hook
 
-from mmagic.registry import HOOKS
 from ..utils.model_utils import unwrap
 
 

@@ -4,9 +4,8 @@ from typing import Any
 
 import torch
 import torch.nn as nn
-from mmengine import dist
-
 from mmagic.registry import MODEL_WRAPPERS
+from mmengine import dist
 
 
 @MODEL_WRAPPERS.register_module()

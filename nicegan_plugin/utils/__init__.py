@@ -1,7 +1,14 @@
 """Bottom layer: helpers with no dependency on the rest of the plugin."""
 from .fileio import atomic_torch_save, atomic_write
-from .image_io import (IMAGE_EXTENSIONS, ImageReadError, collect_images, is_image_file,
-                       read_rgb, resize_rgb, save_rgb)
+from .image_io import (
+                       IMAGE_EXTENSIONS,
+                       ImageReadError,
+                       collect_images,
+                       is_image_file,
+                       read_rgb,
+                       resize_rgb,
+                       save_rgb,
+)
 from .model_io import ModelIO
 from .model_utils import eval_mode, model_device, unwrap
 

@@ -1,0 +1,86 @@
+"""The package's layering (docs/architecture.md) holds: imports point down only, tools are
+thin CLIs without ``sys.path`` edits, tests import neither tools nor other tests."""
+import ast
+import os
+import os.path as osp
+
+from conftest import ROOT
+
+PACKAGE = osp.join(ROOT, 'nicegan_plugin')
+#: layer of each top-level part of the package; a module may import its own part and
+#: parts of lower layers only
+LAYERS = {
+    'version': 0, 'compat': 0, 'utils': 0,
+    'models': 1,
+    'official': 2,
+    'visualization': 3, 'evaluation': 3,
+    'engine': 4,
+    'apis': 5, 'deprecated': 5,
+    '__init__': 6,
+}
+
+
+def _modules():
+    for root, _, files in os.walk(PACKAGE):
+        for name in files:
+            if name.endswith('.py'):
+                path = osp.join(root, name)
+                yield path, osp.relpath(path, PACKAGE)[:-3].split(os.sep)
+
+
+def _imported_parts(path, parts):
+    """Top-level package parts that the module at ``path`` imports (anywhere in it)."""
+    tree = ast.parse(open(path).read(), path)
+    pkg = parts[:-1]  # the module's package, relative to nicegan_plugin
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:  # relative
+                base = pkg[:len(pkg) - (node.level - 1)] if node.level > 1 else pkg
+                target = base + (node.module.split('.') if node.module else [])
+                if not target:  # `from . import x, y` in the package root
+                    yield from (a.name for a in node.names)
+                else:
+                    yield target[0]
+            elif node.module and node.module.split('.')[0] == 'nicegan_plugin':
+                sub = node.module.split('.')[1:]
+                yield sub[0] if sub else '__init__'
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                names = alias.name.split('.')
+                if names[0] == 'nicegan_plugin':
+                    yield names[1] if len(names) > 1 else '__init__'
+
+
+def test_imports_point_down_only():
+    upward = []
+    for path, parts in _modules():
+        own = parts[0] if len(parts) > 1 else parts[0]
+        assert own in LAYERS, f'{own} (of {path}) has no layer in LAYERS / docs/architecture.md'
+        for target in _imported_parts(path, parts):
+            if target == own:
+                continue
+            assert target in LAYERS, f'{path} imports unknown part {target}'
+            if LAYERS[target] >= LAYERS[own]:
+                upward.append(f'{osp.relpath(path, ROOT)} ({own}) -> {target}')
+    assert not upward, 'imports that do not point down:\n' + '\n'.join(upward)
+
+
+def test_tools_are_thin_and_tests_import_no_tools():
+    offenders = []
+    for name in os.listdir(osp.join(ROOT, 'tools')):
+        if name.endswith('.py'):
+            text = open(osp.join(ROOT, 'tools', name)).read()
+            if 'sys.path' in text:
+                offenders.append(f'tools/{name} edits sys.path')
+    for name in os.listdir(osp.join(ROOT, 'tests')):
+        if name.endswith('.py'):
+            tree = ast.parse(open(osp.join(ROOT, 'tests', name)).read())
+            for node in ast.walk(tree):
+                mod = node.module if isinstance(node, ast.ImportFrom) else None
+                if mod and mod.startswith('test_'):
+                    offenders.append(f'tests/{name} imports test module {mod}')
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
+                        'spec_from_file_location' in ast.unparse(tree) and \
+                        node.value.endswith('.py') and 'tools' in node.value:
+                    offenders.append(f'tests/{name} loads a tool by file path')
+    assert not offenders, '\n'.join(offenders)
