@@ -5,7 +5,7 @@ import os.path as osp
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import pytest
@@ -34,9 +34,21 @@ def fixture_dir(name: str) -> str:
 CONFIG = osp.join(ROOT, 'configs', 'nicegan', 'nicegan_light_1xb1-100kiters_horse2zebra.py')
 #: image size of the tiny test models
 SIZE = 64
-#: the tiny networks every test model uses (the one definition)
-TINY_GENERATOR = dict(base_channels=8, num_blocks=1)
-TINY_DISCRIMINATOR = dict(base_channels=8, num_layers=6)
+#: the tiny test config (tools' end-to-end tests train it)
+TINY_CONFIG = osp.join(ROOT, 'tests', 'configs', 'tiny_h2z.py')
+
+
+def _tiny_networks() -> Tuple[Dict, Dict]:
+    """The tiny networks of :data:`TINY_CONFIG`: the one definition every test model uses."""
+    from mmengine.config import Config
+    model = Config.fromfile(TINY_CONFIG, import_custom_modules=False).model
+    return (dict(base_channels=model.generator.base_channels,
+                 num_blocks=model.generator.num_blocks),
+            dict(base_channels=model.discriminator.base_channels,
+                 num_layers=model.discriminator.num_layers))
+
+
+TINY_GENERATOR, TINY_DISCRIMINATOR = _tiny_networks()
 
 
 def shrink_config(cfg, size: int = SIZE, data_root: str = 'data/none'):

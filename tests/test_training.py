@@ -9,9 +9,9 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT, write_image_set
+from conftest import ROOT, TINY_CONFIG, write_image_set
 
-TINY = osp.join(ROOT, 'tests', 'configs', 'tiny_h2z.py')
+TINY = TINY_CONFIG
 TOY = osp.join(ROOT, 'configs', 'nicegan', 'nicegan_light-tiny_1xb4-600iters_toy-day2night.py')
 ALL_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*.py')) +
                      glob.glob(osp.join(ROOT, 'configs', 'nicegan', '*.py')))
