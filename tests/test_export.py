@@ -1,0 +1,255 @@
+"""Export to ONNX / TorchScript (nicegan_plugin.apis.export), the translator backends, and
+the torch-free onnxruntime path of the README's Deploy section, on models converted from
+the official checkpoints of the parity fixtures and on real cat/dog photos."""
+import copy
+import glob
+import json
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import ROOT, fixture_dir, shared_dir, tiny_model_cfg
+
+
+def photos(domain: str, count: int = 2):
+    from nicegan_plugin.utils.image_io import read_rgb
+    paths = sorted(glob.glob(osp.join(shared_dir(), 'data', 'cat2dog_faces', domain, '*.jpg')))
+    assert len(paths) >= count, f'cat2dog photos missing under {shared_dir()}'
+    return [read_rgb(p) for p in paths[:count]]
+
+
+def official_model(name: str):
+    """The plugin model of a parity fixture's official checkpoint (domains cat, dog)."""
+    from mmagic.registry import MODELS
+
+    from nicegan_plugin.official.converter import official_to_plugin
+    ckpt = torch.load(osp.join(fixture_dir(name), 'official_params_init.pt'),
+                      map_location='cpu', weights_only=True)
+    out, model_cfg = official_to_plugin(ckpt, 'cat', 'dog', 64)
+    model = MODELS.build(model_cfg)
+    model.load_state_dict(out['state_dict'], strict=True)
+    return model.eval()
+
+
+@pytest.fixture(scope='module')
+def light():
+    return official_model('light64')
+
+
+@pytest.fixture(scope='module')
+def light_files(light, tmp_path_factory):
+    """{format: (path, spec)} of cat -> dog exports with heatmap and dynamic size."""
+    from nicegan_plugin.apis.export import export_translator
+    tmp = tmp_path_factory.mktemp('light')
+    files = {}
+    for fmt, name in (('onnx', 'c2d.onnx'), ('torchscript', 'c2d.pt')):
+        path = str(tmp / name)
+        spec = export_translator(light, path, 'a2b', fmt, heatmap=True, dynamic_size=True,
+                                 verify_images=photos('cat'))
+        files[fmt] = path, spec
+    return files
+
+
+def test_fold_leaves_the_model_intact(light):
+    """Folding a copy freezes W / sigma in the copy only (a deepcopied parametrized
+    module shares its class with the original: removing the parametrization there would
+    break the original)."""
+    from nicegan_plugin.apis.export import fold_parametrizations
+    disc = light.discriminators['cat']
+    x = torch.from_numpy(np.stack(photos('cat'))).permute(0, 3, 1, 2).float() / 127.5 - 1
+    x = torch.nn.functional.interpolate(x, size=(64, 64), mode='bilinear')
+    with torch.no_grad():
+        before = disc.encode(x)
+        folded = copy.deepcopy(disc).eval()
+        assert fold_parametrizations(folded) >= 3  # encoder convs and the CAM linear
+        assert torch.equal(folded.encode(x), before)
+        assert torch.equal(disc.encode(x), before)
+    kinds = {type(p).__name__ for m in disc.modules() if hasattr(m, 'parametrizations')
+             for p in m.parametrizations.weight}
+    assert kinds == {'OfficialSpectralNorm'}
+
+
+@pytest.mark.parametrize('fmt', ['onnx', 'torchscript'])
+def test_light_export_matches_pytorch_on_photos(light, light_files, fmt):
+    from nicegan_plugin.apis.backends import open_translator
+    from nicegan_plugin.apis.export import TOLERANCE
+    path, spec = light_files[fmt]
+    results = spec['verification']['results']
+    assert [tuple(r['size']) for r in results] == [(64, 64), (48, 80), (96, 48)]
+    assert all(r['max_abs'] <= TOLERANCE and r['heatmap_max_rel'] <= TOLERANCE
+               for r in results)
+    with open(path + '.json') as f:
+        assert json.load(f) == spec
+    backend = open_translator(path)
+    assert (backend.name, backend.source_domain, backend.target_domain) == \
+        ({'onnx': 'onnxruntime', 'torchscript': 'torchscript'}[fmt], 'cat', 'dog')
+    # a size the verification did not use, batch 3 (dynamic batch and size)
+    from nicegan_plugin.apis.export import pytorch_backend, verify_translator
+    rows = verify_translator(backend, pytorch_backend(light, 'a2b', heatmap=True),
+                             photos('cat', 3), [(64, 64), (128, 112)])
+    assert rows[-1]['batch'] == 3 and rows[-1]['max_abs'] <= TOLERANCE
+
+
+def test_onnx_graph_holds_encoder_and_generator_only(light, light_files):
+    """The discriminator heads (most of its weights) are not in the file."""
+    import onnx
+    model = onnx.load(light_files['onnx'][0])
+    stored = sum(int(np.prod(t.dims)) for t in model.graph.initializer)
+    disc, gen = light.discriminators['cat'], light.generators['dog']
+    n_gen = sum(p.numel() for p in gen.parameters())
+    n_disc = sum(p.numel() for p in disc.parameters())
+    assert n_gen < stored < n_gen + n_disc // 4
+
+
+def test_full_model_exports_at_its_size(tmp_path):
+    """Full model (MLP tied to img_size): fixed 64x64 even if dynamic size is asked for."""
+    from nicegan_plugin.apis.backends import open_translator
+    from nicegan_plugin.apis.export import export_translator
+    model = official_model('full64')
+    notes = []
+    for fmt in ('onnx', 'torchscript'):
+        path = str(tmp_path / f'd2c.{fmt}')
+        spec = export_translator(model, path, 'b2a', fmt, dynamic_size=True,
+                                 verify_images=photos('dog'), log=notes.append)
+        assert spec['input']['dynamic_size'] is False and spec['direction'] == 'dog2cat'
+        assert [r['size'] for r in spec['verification']['results']] == [[64, 64]]
+        assert spec['verification']['results'][0]['max_abs'] <= 1e-4
+        backend = open_translator(path)
+        with pytest.raises(ValueError, match=r'cannot take a 96x96 image: it takes 64x64 only'):
+            backend.forward(np.zeros((1, 3, 96, 96), np.float32))
+        out, heat = backend.forward(np.zeros((3, 3, 64, 64), np.float32))
+        assert out.shape == (3, 3, 64, 64) and heat is None
+    assert len(notes) == 2 and 'fixed size 64x64' in notes[0]
+
+
+def test_verification_detects_a_perturbed_weight(light, light_files):
+    from nicegan_plugin.apis.backends import open_translator
+    from nicegan_plugin.apis.export import VerificationError, pytorch_backend, verify_translator
+    backend = open_translator(light_files['onnx'][0])
+    for net in ('discriminators', 'generators'):
+        other = copy.deepcopy(light)
+        domain = 'cat' if net == 'discriminators' else 'dog'
+        weight = next(p for n, p in getattr(other, net)[domain].named_parameters()
+                      if 'weight' in n)
+        with torch.no_grad():
+            weight.view(-1)[0] += 0.05
+        with pytest.raises(VerificationError, match=r'does not reproduce the PyTorch'):
+            verify_translator(backend, pytorch_backend(other, 'a2b', heatmap=True),
+                              photos('cat'), [(64, 64)])
+
+
+def test_failed_verification_removes_the_file(light, tmp_path):
+    """onnxruntime differs from PyTorch by ~1e-6: a 1e-9 tolerance must fail."""
+    from nicegan_plugin.apis.export import VerificationError, export_translator
+    path = tmp_path / 'strict.onnx'
+    with pytest.raises(VerificationError, match=r'within 1e-09: 64x64: max abs'):
+        export_translator(light, str(path), 'a2b', 'onnx', tolerance=1e-9)
+    assert not path.exists() and not (tmp_path / 'strict.onnx.json').exists()
+
+
+def test_preprocessor_space_is_converted(tmp_path):
+    """A model whose preprocessor is BGR with its own mean/std: the exported translator
+    still takes RGB in [-1, 1] and gives what the PyTorch translation path gives."""
+    from mmagic.registry import MODELS
+
+    from nicegan_plugin.apis.backends import open_translator
+    from nicegan_plugin.apis.export import export_translator
+    from nicegan_plugin.apis.translation import translate_arrays
+    cfg = tiny_model_cfg('cat', 'dog')
+    cfg['data_preprocessor'].update(mean=[90.0, 110.0, 130.0], std=[50.0, 60.0, 70.0],
+                                    output_channel_order='BGR')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg).eval()
+    path = str(tmp_path / 'bgr.pt')
+    export_translator(model, path, 'b2a', 'torchscript', verify=False)
+    images = [np.asarray(Image.fromarray(im).resize((64, 64), Image.BILINEAR))
+              for im in photos('dog')]
+    ours, _ = open_translator(path).translate(images)
+    ref, _ = translate_arrays(model, images, 'cat', (64, 64), keep_size=False)
+    diff = np.abs(ours.astype(int) - np.stack(ref).astype(int))
+    assert diff.max() <= 1 and diff.mean() < 0.01
+
+
+def test_bad_inputs(light, light_files, tmp_path):
+    from nicegan_plugin.apis.backends import OnnxRuntimeBackend, open_translator
+    from nicegan_plugin.apis.export import export_translator
+    onnx_path, ts_path = light_files['onnx'][0], light_files['torchscript'][0]
+    with pytest.raises(ValueError, match=r'is a torchscript file, not onnx: use --backend '
+                                         r'torchscript'):
+        open_translator(ts_path, 'onnxruntime')
+    with pytest.raises(ValueError, match=r'is a onnx file, not torchscript: use --backend '
+                                         r'onnxruntime'):
+        open_translator(onnx_path, 'torchscript')
+    ckpt = tmp_path / 'model.pth'
+    torch.save({'state_dict': light.state_dict()}, ckpt)
+    with pytest.raises(ValueError, match=r'training checkpoint, not an exported translator'):
+        open_translator(str(ckpt))
+    junk = tmp_path / 'junk.onnx'
+    junk.write_bytes(b'not a model at all')
+    with pytest.raises(ValueError, match=r'neither an ONNX nor a TorchScript translator'):
+        open_translator(str(junk))
+    import onnx
+    stripped = onnx.load(onnx_path)
+    del stripped.metadata_props[:]
+    onnx.save(stripped, str(tmp_path / 'other.onnx'))
+    with pytest.raises(ValueError, match=r'carries no NICE-GAN translator metadata'):
+        OnnxRuntimeBackend(str(tmp_path / 'other.onnx'))
+    backend = open_translator(onnx_path)
+    with pytest.raises(ValueError, match=r'cannot take a 70x90 image: it takes heights and '
+                                         r'widths that are multiples of 4 and at least 48 px '
+                                         r'\(e.g. 72x92\)'):
+        backend.forward(np.zeros((1, 3, 70, 90), np.float32))
+    with pytest.raises(ValueError, match=r'cannot take a 40x40 image'):
+        backend.forward(np.zeros((1, 3, 40, 40), np.float32))
+    with pytest.raises(ValueError, match=r"unknown direction 'cat2horse'; use one of "
+                                         r"\['a2b', 'b2a', 'cat2dog', 'dog2cat'\]"):
+        export_translator(light, str(tmp_path / 'x.onnx'), 'cat2horse')
+    assert not (tmp_path / 'x.onnx').exists()
+
+
+# ------------------------------------------------- onnxruntime without torch/mmagic
+def readme_example() -> str:
+    with open(osp.join(ROOT, 'README.md')) as f:
+        section = f.read().split('\n## Deploy', 1)[1].split('\n## ', 1)[0]
+    blocks = [b for b in re.findall(r'```python\n(.*?)```', section, re.S)
+              if 'onnxruntime' in b]
+    assert blocks, 'README "Deploy" lost its onnxruntime example'
+    return blocks[0]
+
+
+def test_readme_onnxruntime_example_needs_no_torch(light, light_files, tmp_path):
+    """The README's example, in a fresh Python process that must not import torch or
+    mmagic, translates real photos as the plugin's translation path does."""
+    from nicegan_plugin.apis.translation import translate_arrays
+    code = readme_example()
+    assert len(code.strip().splitlines()) <= 16
+    (tmp_path / 'example.py').write_text(code)
+    inputs = []
+    for i, im in enumerate(photos('cat', 3)):
+        inputs.append(str(tmp_path / f'cat{i}.png'))  # lossless, unlike the shared JPEGs
+        Image.fromarray(im).save(inputs[-1])
+    check = ('import runpy, sys\n'
+             'runpy.run_path("example.py", run_name="__main__")\n'
+             'loaded = sorted(m for m in ("torch", "mmagic", "mmengine", "mmcv", '
+             '"nicegan_plugin") if m in sys.modules)\n'
+             'assert not loaded, f"the example imported {loaded}"\n')
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    proc = subprocess.run([sys.executable, '-c', check, light_files['onnx'][0], *inputs],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    images = photos('cat', 3)
+    ref, _ = translate_arrays(light, images, 'dog')
+    for i, path in enumerate(inputs):
+        out = np.asarray(Image.open(path[:-4] + '_dog.png'))
+        assert out.shape == images[i].shape
+        diff = np.abs(out.astype(int) - ref[i].astype(int))
+        # float32 differences of ~1e-6 flip a rounding now and then; bicubic resizing back
+        # to 178x218 spreads such a flip over a few pixels
+        assert diff.max() <= 2 and diff.mean() < 0.01, (diff.max(), diff.mean())
