@@ -6,9 +6,8 @@ discriminator; output is an image (B, out_channels, H, W) in [-1, 1].
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model import BaseModule
-
 from mmagic.registry import MODELS
+from mmengine.model import BaseModule
 
 from .norms import ILN, AdaILN
 
@@ -109,7 +108,9 @@ class NICEGANGenerator(BaseModule):
                     f'{self.img_size}x{self.img_size} or use light=True.')
             style = x.flatten(1)
         style = self.mlp(style)
-        gamma, beta = self.fc_gamma(style), self.fc_beta(style)
+        # (B, C, 1, 1) once for all blocks (AdaILN also takes (B, C))
+        gamma = self.fc_gamma(style).view(style.shape[0], -1, 1, 1)
+        beta = self.fc_beta(style).view(style.shape[0], -1, 1, 1)
         for block in self.res_blocks:
             x = block(x, gamma, beta)
         return self.upsample(x)
