@@ -144,6 +144,15 @@ class TranslatorBackend(abc.ABC):
         y, heat = self.forward(to_model_range(np.stack(images)))
         return to_uint8(y), (heat[:, 0] if heat is not None else None)
 
+    def check_direction(self, direction: str) -> None:
+        """ValueError unless ``direction`` ('a2b', 'b2a', '<src>2<tgt>') is this one."""
+        a, b = self.spec.get('domains', [self.source_domain, self.target_domain])
+        named = {'a2b': (a, b), 'b2a': (b, a), f'{a}2{b}': (a, b), f'{b}2{a}': (b, a)}
+        if named.get(direction) != (self.source_domain, self.target_domain):
+            raise ValueError(f'{self.origin} translates {self.source_domain} -> '
+                             f'{self.target_domain} only, not {direction!r}; export the '
+                             'other direction with tools/export.py --direction')
+
     def describe(self) -> str:
         s = self.spec
         return (f'{self.name} translator {s["source_domain"]} -> {s["target_domain"]} '
@@ -315,3 +324,64 @@ def open_translator(path: str, backend: Optional[str] = None, device: str = 'cpu
         return TorchScriptBackend(path, device)
     raise ValueError(f'backend {backend!r} cannot open an exported file; use one of '
                      f'{sorted(FORMAT_BACKENDS.values())}')
+
+
+# ------------------------------------------------ translating images of any size
+def pad_to(image: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """Reflect-pad an HxWx3 image at the bottom and right to ``size`` (>= its own)."""
+    dh, dw = size[0] - image.shape[0], size[1] - image.shape[1]
+    return np.pad(image, ((0, dh), (0, dw), (0, 0)), mode='reflect') if dh or dw else image
+
+
+def translate_with_backend(backend: TranslatorBackend, images: Sequence[np.ndarray],
+                           size: Optional[Tuple[int, int]] = None, keep_size: bool = True,
+                           heatmaps: bool = False, native_size: bool = False
+                           ) -> Tuple[List[np.ndarray], Optional[List[np.ndarray]]]:
+    """:func:`~nicegan_plugin.apis.translation.translate_arrays` through a backend.
+
+    Args:
+        size: network input (height, width) when resizing; default: the training size.
+        keep_size: resize outputs back to the inputs' sizes (bicubic), as the default
+            path does; ignored with ``native_size``.
+        heatmaps: also return the CAM heatmap (JET) blended 50/50 over each input.
+        native_size: no resizing: each image is reflect-padded at the bottom/right to
+            the nearest size the network takes (multiples of 4, at least its minimum),
+            translated, and cropped back (dynamic-size light translators only).
+    """
+    from PIL import Image
+
+    from ..utils.image_io import resize_rgb
+    from ..visualization.cam import colorize_heatmap
+    if heatmaps and not backend.has_heatmap:
+        raise ValueError(f'{backend.origin} has no heatmap output; export it with --heatmap '
+                         'to write heatmaps')
+    if native_size:
+        backend.native_size(1, 1)  # raises for fixed-size translators
+    size = size or backend.image_size
+    outs: List[Optional[np.ndarray]] = [None] * len(images)
+    overlays: Optional[List[Optional[np.ndarray]]] = [None] * len(images) if heatmaps else None
+    groups: Dict[Tuple[int, int], List[int]] = {}
+    for i, im in enumerate(images):
+        shape = backend.native_size(*im.shape[:2]) if native_size else tuple(size)
+        groups.setdefault(shape, []).append(i)
+    for shape, indices in groups.items():
+        batch = [pad_to(images[i], shape) if native_size else resize_rgb(images[i], shape)
+                 for i in indices]
+        fake, heat = backend.translate(batch)
+        for j, i in enumerate(indices):
+            h, w = images[i].shape[:2]
+            if native_size:
+                outs[i] = np.ascontiguousarray(fake[j][:h, :w])
+                out_size = (h, w)
+            else:
+                out_size = (h, w) if keep_size else tuple(size)
+                outs[i] = resize_rgb(fake[j], out_size, Image.BICUBIC)
+            if overlays is not None:
+                if native_size:  # the heatmap of the padded image, cropped like the output
+                    color = colorize_heatmap(heat[j], shape)[:h, :w, ::-1]
+                    base = images[i]
+                else:
+                    color = colorize_heatmap(heat[j], out_size)[..., ::-1]
+                    base = resize_rgb(images[i], out_size)
+                overlays[i] = ((base.astype(np.uint16) + color) // 2).astype(np.uint8)
+    return outs, overlays

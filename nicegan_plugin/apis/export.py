@@ -41,6 +41,7 @@ from ..utils.model_io import ModelIO
 from ..utils.model_utils import model_device, unwrap
 from ..version import __version__
 from .backends import (
+    FORMAT_BACKENDS,
     META_KEY,
     SPEC_VERSION,
     PyTorchBackend,
@@ -150,6 +151,10 @@ def translator_spec(model: nn.Module, direction: str, heatmap: bool = False,
                     dynamic_size: bool = False) -> Dict[str, Any]:
     """The JSON spec of one direction of ``model`` (see :mod:`.backends`)."""
     net = unwrap(model)
+    if not hasattr(net, 'encode') or not hasattr(net, 'discriminators'):
+        raise ValueError(f'{type(net).__name__} is not a NICE-GAN model: only NICE-GAN '
+                         'translators (encoder = discriminator front) can be exported or '
+                         'run at native size')
     source, target = resolve_direction(net, direction)
     gen = net.generators[target]
     light = bool(getattr(gen, 'light', True))
@@ -205,6 +210,28 @@ def pytorch_backend(model: nn.Module, direction: str = 'a2b',
     """The in-process backend on ``model``'s own (unfolded) networks and device."""
     spec = translator_spec(model, direction, heatmap, dynamic_size=True)
     return PyTorchBackend(build_translator(model, direction, heatmap, fold=False), spec)
+
+
+def model_backend(model: nn.Module, backend: str, direction: str = 'a2b',
+                  heatmap: bool = False, folder: Optional[str] = None) -> TranslatorBackend:
+    """A backend for a loaded model: ``'pytorch'`` runs it in-process; ``'onnxruntime'``
+    / ``'torchscript'`` export it (dynamic size for light models, not verified) into
+    ``folder`` (default: a temporary folder, removed at exit) and open the file."""
+    if backend == 'pytorch':
+        return pytorch_backend(model, direction, heatmap)
+    if backend not in FORMAT_BACKENDS.values():
+        raise ValueError(f'unknown backend {backend!r}; use pytorch, onnxruntime or '
+                         'torchscript')
+    if folder is None:
+        import atexit
+        import shutil
+        import tempfile
+        folder = tempfile.mkdtemp(prefix='nicegan_export_')
+        atexit.register(shutil.rmtree, folder, True)
+    fmt = 'onnx' if backend == 'onnxruntime' else 'torchscript'
+    path = osp.join(folder, f'translator_{direction}.{fmt}')
+    export_translator(model, path, direction, fmt, heatmap, dynamic_size=True, verify=False)
+    return open_translator(path, backend)
 
 
 # --------------------------------------------------------------------- export
