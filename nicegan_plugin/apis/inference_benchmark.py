@@ -4,8 +4,9 @@ onnxruntime (the logic of tools/benchmark_inference.py).
 The model is exported once with dynamic size (both formats, into a temporary folder),
 then every backend translates the same batch at each (size, batch) pair: ``warmup``
 untimed runs (TorchScript's profiling executor optimizes during its first runs), then
-``iters`` timed runs: their median and their best (the best is the less disturbed by
-other processes on a shared machine). Each row also records the backend's max abs
+``iters`` timed runs: the median and the best wall-clock time, and the median CPU time
+of the process (all its threads) per image, which other processes on a shared machine
+disturb much less than the wall clock. Each row also records the backend's max abs
 difference from eager PyTorch on that batch, so a speed-up is never bought with
 different outputs.
 """
@@ -73,19 +74,22 @@ def benchmark_inference(model: nn.Module, direction: str = 'a2b',
 def _time(backend, x: np.ndarray, iters: int, warmup: int) -> Dict[str, float]:
     for _ in range(warmup):
         backend.forward(x)
-    times = []
+    times, cpu = [], []
     for _ in range(max(1, iters)):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         backend.forward(x)
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
     seconds = statistics.median(times)
     return dict(seconds=seconds, images_per_s=x.shape[0] / seconds,
-                best_images_per_s=x.shape[0] / min(times))
+                best_images_per_s=x.shape[0] / min(times),
+                cpu_s_per_image=statistics.median(cpu) / x.shape[0])
 
 
 def format_row(row: Dict[str, Any]) -> str:
     return (f'{row["size"]} px, batch {row["batch"]}, {row["backend"]}: '
             f'{row["seconds"]:.3f} s/batch, {row["images_per_s"]:.2f} img/s, '
+            f'{row["cpu_s_per_image"]:.3f} CPU s/img, '
             f'max abs vs pytorch {row["max_abs_vs_pytorch"]:.1e}')
 
 
@@ -94,11 +98,11 @@ def markdown_table(rows: List[Dict[str, Any]]) -> str:
     eager = {(r['size'], r['batch']): r['images_per_s'] for r in rows
              if r['backend'] == 'pytorch'}
     lines = ['| size | batch | backend | images/s (median) | best | speed-up vs eager '
-             '| max abs vs eager |', '|---|---|---|---|---|---|---|']
+             '| CPU s/image | max abs vs eager |', '|---|---|---|---|---|---|---|---|']
     for r in rows:
         base = eager.get((r['size'], r['batch']))
         speed = f'x{r["images_per_s"] / base:.2f}' if base else '-'
         lines.append(f'| {r["size"]} px | {r["batch"]} | {r["backend"]} | '
                      f'{r["images_per_s"]:.2f} | {r["best_images_per_s"]:.2f} | {speed} | '
-                     f'{r["max_abs_vs_pytorch"]:.1e} |')
+                     f'{r["cpu_s_per_image"]:.3f} | {r["max_abs_vs_pytorch"]:.1e} |')
     return '\n'.join(lines)
