@@ -5,6 +5,7 @@ import torch
 
 def _lrs(total, steps, explicit=True):
     from mmengine.logging import MessageHub
+
     from nicegan_plugin.engine import NICEGANLinearDecayLR
     opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1e-4)
     hub = MessageHub.get_instance(f'sched-{total}-{explicit}')
@@ -62,3 +63,51 @@ def test_resume_state_is_exact():
     for _ in range(3):
         opt.step(), sched.step(), opt2.step(), sched2.step()
         assert opt.param_groups[0]['lr'] == opt2.param_groups[0]['lr']
+
+
+def test_tensor_lr_is_updated_in_place_and_used_by_the_step():
+    """CUDA-graph mode holds the lr in a 0-dim tensor that the captured step reads:
+    the scheduler must write into that tensor (never replace it), and the optimizer
+    step must use its value. With a constant gradient of 1, Adam's bias-corrected
+    moments are exactly 1, so each step moves the parameter by lr / (1 + eps): the lr
+    each step used is read back from the parameter and compared with the official
+    decay and the closed form."""
+    from nicegan_plugin.engine import NICEGANLinearDecayLR
+    from nicegan_plugin.utils.cuda_graph import use_tensor_lrs
+    total, eps = 10, 1e-8
+    p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    opt = torch.optim.Adam([p], lr=1e-4, betas=(0.5, 0.999), eps=eps, foreach=False)
+    sched = NICEGANLinearDecayLR(opt, total_iters=total)
+    (lr,) = use_tensor_lrs(opt)
+    address, used = lr.data_ptr(), []
+    for _ in range(total):
+        before = p.detach().clone()
+        opt.zero_grad()
+        p.sum().backward()
+        opt.step()
+        used.append(((before - p.detach()) * (1 + eps)).item())
+        sched.step()
+        assert opt.param_groups[0]['lr'] is lr and lr.data_ptr() == address
+    half = total // 2
+    closed = [1e-4 * (1 - (s - half) / half if s > half else 1.0) for s in range(1, total + 1)]
+    assert used == pytest.approx(_official(total, total), rel=1e-12, abs=1e-19)
+    assert used == pytest.approx(closed, rel=1e-12, abs=1e-19)
+    assert all(isinstance(v, float) for v in sched.get_last_value() + sched.base_values)
+
+
+def test_tensor_lr_resume_writes_into_the_tensor():
+    """Loading the scheduler state (resume) sets the next lr into the same tensor."""
+    from nicegan_plugin.engine import NICEGANLinearDecayLR
+    from nicegan_plugin.utils.cuda_graph import use_tensor_lrs
+    opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1e-4)
+    sched = NICEGANLinearDecayLR(opt, total_iters=10)
+    for _ in range(7):
+        opt.step()
+        sched.step()
+    opt2 = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1e-4)
+    sched2 = NICEGANLinearDecayLR(opt2, total_iters=10)
+    (lr,) = use_tensor_lrs(opt2)
+    sched2.load_state_dict(sched.state_dict())
+    assert opt2.param_groups[0]['lr'] is lr
+    assert lr.item() == pytest.approx(opt.param_groups[0]['lr'], rel=1e-7)  # float32 tensor
+    assert sched2.state_dict() == sched.state_dict()
