@@ -374,9 +374,12 @@ def export_translator(model: nn.Module, out: str, direction: str = 'a2b',
     spec['verification'] = None
     if verify:
         images = list(verify_images) if verify_images else synthetic_images()
+        # the reference runs on CPU too (CUDA convolutions may use TF32: ~1e-3)
+        reference = model if model_device(model).type == 'cpu' else \
+            copy.deepcopy(unwrap(model)).cpu()
         try:
             results = verify_translator(open_translator(out), pytorch_backend(
-                model, direction, heatmap), images, verification_sizes(spec), tolerance)
+                reference, direction, heatmap), images, verification_sizes(spec), tolerance)
         except VerificationError:
             os.remove(out)
             raise

@@ -7,8 +7,9 @@ alternates, per iteration (official ``NICE.py``):
 2. G update with every discriminator frozen (``requires_grad_(False)``): the
    encoder is trained only by the discriminator loss ("decoupled training").
 """
+import functools
 from contextlib import contextmanager, nullcontext
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -49,6 +50,19 @@ def sync_gradients(module: nn.Module) -> None:
     grads = [p.grad for p in module.parameters() if p.grad is not None]
     if grads:
         dist.all_reduce_params(grads, coalesce=True, op='mean')
+
+
+def _sum(terms: Iterable[torch.Tensor]) -> torch.Tensor:
+    """``t0 + t1 + ...`` left to right (``sum()`` would add a ``0 +`` call first)."""
+    return functools.reduce(torch.add, terms)
+
+
+def _decode_pair(generator: nn.Module, z_1: torch.Tensor,
+                 z_2: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``generator(z_1), generator(z_2)``, as one batch when the shapes allow it."""
+    if z_1.shape != z_2.shape:
+        return generator(z_1), generator(z_2)
+    return generator(torch.cat([z_1, z_2])).split(z_1.shape[0])
 
 
 @MODELS.register_module()
@@ -150,13 +164,13 @@ class NICEGAN(BaseTranslationModel):
         real_out = {d: dis[d](real[d]) for d in self.domains}
         with torch.no_grad():
             fake = {d: gens[d](real_out[self.other_domain(d)].z) for d in self.domains}
-        log_vars, total = {}, 0.
+        log_vars, total = {}, None
         for d in self.domains:
             terms = self.adv_loss(dis[d](fake[d]), real_out[d])
-            loss_d = sum(terms.values())
+            loss_d = _sum(terms.values())
             log_vars.update({f'loss_gan_d_{d}_{h}': v for h, v in terms.items()})
             log_vars[f'loss_d_{d}'] = loss_d
-            total = total + loss_d
+            total = loss_d if total is None else total + loss_d
         log_vars['loss_d'] = total
         return total, {k: v.detach() for k, v in log_vars.items()}
 
@@ -170,22 +184,25 @@ class NICEGAN(BaseTranslationModel):
             # the official step runs full D forwards here; only z is used, the
             # heads' power iterations are replayed without computing the heads
             dis[d].advance_head_power_iterations()
-        fake_out = {}
+        fake, recon = {}, {}
         for d in self.domains:
-            fake_out[d] = dis[d](gens[d](z_real[self.other_domain(d)]))
-        log_vars, total = {}, 0.
+            # other -> d (translation) and d -> d (reconstruction through d's own
+            # encoder) in one pass of d's generator: it is per-sample (no batch
+            # statistics), so the batch only saves calls
+            fake[d], recon[d] = _decode_pair(gens[d], z_real[self.other_domain(d)], z_real[d])
+        fake_out = {d: dis[d](fake[d]) for d in self.domains}
+        log_vars, total = {}, None
         for d in self.domains:
             other = self.other_domain(d)
             cycle = gens[d](fake_out[other].z)   # d -> other -> d
-            recon = gens[d](z_real[d])           # d -> d through d's own encoder
             terms = {f'loss_gan_g_{d}_{h}': v
                      for h, v in self.adv_loss(fake_out[d]).items()}
             terms[f'loss_cycle_{d}'] = self.cycle_loss(cycle, real[d])
-            terms[f'loss_recon_{d}'] = self.recon_loss(recon, real[d])
-            loss_g = sum(terms.values())
+            terms[f'loss_recon_{d}'] = self.recon_loss(recon[d], real[d])
+            loss_g = _sum(terms.values())
             log_vars.update(terms)
             log_vars[f'loss_g_{d}'] = loss_g
-            total = total + loss_g
+            total = loss_g if total is None else total + loss_g
         log_vars['loss_g'] = total
         return total, {k: v.detach() for k, v in log_vars.items()}
 
