@@ -46,8 +46,8 @@ second = feature_cache.real_features(*args, prefix='test')['raw_feature']
 try:
     feature_cache.real_features(*args, inception_pkl=sys.argv[4], prefix='test')
     error = ''
-except ValueError as exc:
-    error = str(exc)
+except (ValueError, RuntimeError) as exc:
+    error = f'{type(exc).__name__}: {exc}'
 np.savez(out, first=first, second=second, calls=np.array(sum(calls)), error=np.array(error),
          key=np.array(feature_cache.real_feature_key(dataset, 'img_B', 5, 'weights-id')))
 dist.destroy_process_group()
@@ -91,6 +91,7 @@ def test_real_features_broadcast_from_rank0(tmp_path):
     assert os.listdir(caches[0]) == [f'nicegan_inception_feat-{key}.npz']
     assert os.listdir(caches[1]) == []
     # rank 0's error reaches every rank (no rank waits forever)
-    for result in (r0, r1):
-        assert str(result['error']).startswith(f'{bad_pkl} is not a .npz feature file')
+    assert str(r0['error']).startswith(f'ValueError: {bad_pkl} is not a .npz feature file')
+    assert str(r1['error']).startswith(
+        f'RuntimeError: test: real features failed on rank 0: ValueError: {bad_pkl} is not')
     assert osp.getsize(bad_pkl) == 5

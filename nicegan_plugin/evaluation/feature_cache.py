@@ -169,27 +169,38 @@ def real_features(dataloader: DataLoader, data_preprocessor: nn.Module, real_key
     ``inception_pkl`` file (our ``.npz``, or statistics only: ``real_mean``/``real_cov``
     or pytorch-fid's ``mu``/``sigma``); the in-memory cache; the default cache file;
     extraction (then written to ``inception_pkl`` or the default cache file). Other ranks
-    touch no file: they receive rank 0's result (or its error) by broadcast.
+    touch no file: they receive rank 0's result by broadcast (or, if rank 0 fails, a
+    ``RuntimeError`` carrying its message, so that no rank waits forever).
 
     Returns:
         ``{'raw_feature': (N, D) float32}`` when available, else (a statistics-only file)
         ``{'real_mean': (D,), 'real_cov': (D, D)}``.
     """
+    if get_world_size() == 1:
+        return _real_features_here(dataloader, data_preprocessor, real_key, real_nums,
+                                   weights_id, extract, inception_pkl, prefix)
     result: list = [None]
+    error: Optional[Exception] = None
     if is_main_process():
         try:
             result[0] = _real_features_here(dataloader, data_preprocessor, real_key,
                                             real_nums, weights_id, extract, inception_pkl,
                                             prefix)
-        except Exception as exc:
-            if get_world_size() == 1:
-                raise
-            result[0] = exc  # re-raised on every rank below, so no rank waits forever
-    if get_world_size() > 1:
-        broadcast_object_list(result, src=0)
-    if isinstance(result[0], Exception):
-        raise result[0]
+        except Exception as exc:  # every rank must hear of it, or they wait forever
+            error, result[0] = exc, _RankZeroError(f'{type(exc).__name__}: {exc}')
+    broadcast_object_list(result, src=0)
+    if error is not None:
+        raise error
+    if isinstance(result[0], _RankZeroError):
+        raise RuntimeError(f'{prefix}: real features failed on rank 0: {result[0].message}')
     return result[0]
+
+
+class _RankZeroError:
+    """Rank 0's error as plain text (exception objects may not survive pickling)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
 
 
 class BatchFeatureMemo:
