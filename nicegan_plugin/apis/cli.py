@@ -1,0 +1,91 @@
+"""What every tool does around its ``main``: one-line errors, quiet third-party imports.
+
+``run_cli(main)`` (the last line of each ``tools/*.py``):
+
+- an exception ends the tool with ``error: <one line>`` on stderr and exit status 1
+  (130 for Ctrl-C); the traceback goes to the run's log file when MMEngine opened one
+  (the line says where) and to stderr only with ``--debug`` (taken out of ``sys.argv``
+  before ``main`` parses it, so every tool accepts it);
+- import-time notices of third-party packages that are not about the tool (diffusers,
+  timm and controlnet_aux deprecations and registry overwrites, MMagic's dataset
+  ``metainfo`` notice) are not shown, unless ``--debug``.
+"""
+import logging
+import sys
+import traceback
+import warnings
+from typing import Callable, Optional
+
+#: (category, message regex, module regex) of warnings hidden in the tools' output
+QUIET_WARNINGS = (
+    (FutureWarning, '', r'(timm|diffusers|transformers|huggingface_hub|controlnet_aux|mmagic)'),
+    (DeprecationWarning, '', ''),
+    (UserWarning, r"The module 'mediapipe' is not installed", ''),
+    (UserWarning, r'Overwriting .* in registry', ''),
+    (UserWarning, r'Dataset .* has no metainfo', ''),
+)
+
+
+def quiet_third_party_warnings() -> None:
+    """Hide the warnings of :data:`QUIET_WARNINGS` from now on."""
+    for category, message, module in QUIET_WARNINGS:
+        warnings.filterwarnings('ignore', message=message, category=category, module=module)
+
+
+def error_line(err: BaseException) -> str:
+    """``err`` as one line: its own message for the plugin's and the usual input errors,
+    else ``Type: message``; for an error re-raised from a DataLoader worker, the
+    worker's original message."""
+    text = str(err).strip()
+    if isinstance(err, KeyError) and len(err.args) == 1 and isinstance(err.args[0], str):
+        text = err.args[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if 'Original Traceback' in text and lines:  # torch's ExceptionWrapper.reraise
+        last = lines[-1]
+        head, sep, rest = last.partition(': ')
+        text = rest if sep and head.split('.')[-1] == type(err).__name__ else last
+    else:
+        text = lines[0] if lines else ''
+    own = type(err).__module__.startswith('nicegan_plugin') or isinstance(
+        err, (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError))
+    return text if own and text else f'{type(err).__name__}: {text}'.rstrip(': ')
+
+
+def _log_files() -> list:
+    """Files the current MMEngine logger writes to (the run's ``.log``)."""
+    try:
+        from mmengine.logging import MMLogger
+        logger = MMLogger.get_current_instance()
+    except Exception:  # noqa: BLE001 (no logger: no log file)
+        return []
+    return [h.baseFilename for h in logger.handlers if isinstance(h, logging.FileHandler)]
+
+
+def run_cli(main: Callable[[], Optional[int]]) -> None:
+    """Run a tool's ``main()`` and exit (see the module doc); ``main`` returns an exit
+    status, or anything else for 0."""
+    debug = '--debug' in sys.argv[1:]
+    if debug:
+        sys.argv = [sys.argv[0]] + [a for a in sys.argv[1:] if a != '--debug']
+    else:
+        quiet_third_party_warnings()
+    try:
+        status = main()
+    except KeyboardInterrupt:
+        print('error: interrupted', file=sys.stderr)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as err:  # noqa: BLE001 (the tool's last word on any error)
+        trace = traceback.format_exc()
+        files = _log_files()
+        for path in files:
+            with open(path, 'a') as f:
+                f.write(trace)
+        if debug:
+            sys.stderr.write(trace)
+        where = f' (traceback in {files[0]})' if files and not debug else \
+            '' if debug else ' (--debug shows the traceback)'
+        print(f'error: {error_line(err)}{where}', file=sys.stderr)
+        sys.exit(1)
+    sys.exit(status if isinstance(status, int) else 0)
