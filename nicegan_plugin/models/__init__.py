@@ -1,3 +1,4 @@
+from .cyclegan_networks import NICEGANFixedInitPatchDiscriminator, NICEGANFixedInitResnetGenerator
 from .discriminator import DiscriminatorOutput, NICEGANDiscriminator
 from .generator import NICEGANGenerator
 from .losses import NICEGANAdversarialLoss
@@ -5,4 +6,5 @@ from .nicegan import NICEGAN
 from .norms import ILN, AdaILN
 
 __all__ = ['NICEGAN', 'NICEGANGenerator', 'NICEGANDiscriminator', 'DiscriminatorOutput',
-           'NICEGANAdversarialLoss', 'ILN', 'AdaILN']
+           'NICEGANAdversarialLoss', 'ILN', 'AdaILN', 'NICEGANFixedInitResnetGenerator',
+           'NICEGANFixedInitPatchDiscriminator']
