@@ -1,4 +1,4 @@
-"""Loading a trained NICE-GAN model for inference: config + checkpoint -> model.
+"""Loading a trained translation model (NICE-GAN, MMagic's CycleGAN) for inference.
 
 - :func:`load_model`: errors that name the file and the offending key (a wrong
   checkpoint otherwise loads with mere warnings under MMEngine's non-strict loading
@@ -7,7 +7,7 @@
   know about the model.
 """
 import os.path as osp
-from typing import Optional, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -41,13 +41,27 @@ def load_model(config: Union[str, Config], checkpoint: Optional[str],
     cfg = _load_config(config)
     state = read_state_dict(checkpoint) if checkpoint else None
     model = init_model(cfg, None, device='cpu')
-    if not hasattr(model, 'encode') or not hasattr(model, 'other_domain'):
+    if not callable(getattr(model, 'translation', None)) or len(model_domains(model)) != 2:
         raise ValueError(f'config {getattr(cfg, "filename", config)}: model type '
-                        f'{cfg.model.get("type")} is not a NICE-GAN model')
+                         f'{cfg.model.get("type")} is not a two-domain translation model '
+                         '(NICE-GAN, or an MMagic model with translation(x, target_domain))')
     if state is not None:
         check_state_dict(model, state, checkpoint)
         model.load_state_dict(state, strict=True)
     return model.to(device).eval()
+
+
+def model_domains(model: nn.Module) -> List[str]:
+    """The model's reachable domains: NICE-GAN's ``domains``, or those of any MMagic
+    ``BaseTranslationModel`` (e.g. CycleGAN)."""
+    net = unwrap(model)
+    return list(getattr(net, 'domains', None) or getattr(net, '_reachable_domains', None) or [])
+
+
+def other_domain(model: nn.Module, domain: str) -> str:
+    """The other of the model's two domains."""
+    a, b = model_domains(model)
+    return b if domain == a else a
 
 
 def model_image_size(model: nn.Module) -> Tuple[int, int]:
@@ -75,7 +89,7 @@ def model_image_size(model: nn.Module) -> Tuple[int, int]:
 def resolve_direction(model: nn.Module, direction: str) -> Tuple[str, str]:
     """(source, target) domains for ``'a2b'`` (domains[0] -> domains[1]), ``'b2a'``,
     or ``'<source>2<target>'`` spelled with the model's domain names."""
-    a, b = unwrap(model).domains
+    a, b = model_domains(model)
     named = {'a2b': (a, b), 'b2a': (b, a), f'{a}2{b}': (a, b), f'{b}2{a}': (b, a)}
     if direction not in named:
         raise ValueError(f'unknown direction {direction!r}; use one of {sorted(named)}')

@@ -21,7 +21,7 @@ from ..utils.image_io import ImageReadError, collect_images, read_rgb, resize_rg
 from ..utils.model_io import ModelIO
 from ..utils.model_utils import eval_mode, unwrap
 from ..visualization.cam import colorize_heatmap
-from .loading import model_image_size, resolve_direction
+from .loading import model_image_size, other_domain, resolve_direction
 
 #: suffix of the CAM overlay written next to an output (``<stem>_cam<ext>``)
 HEATMAP_SUFFIX = '_cam'
@@ -44,14 +44,20 @@ def translate_arrays(model: nn.Module, images: Sequence[np.ndarray], target_doma
     """
     net = unwrap(model)
     size = size or model_image_size(net)
-    source = net.other_domain(target_domain)
+    source = other_domain(net, target_domain)
+    if heatmaps and not hasattr(net, 'encode'):
+        raise ValueError('heatmaps need a NICE-GAN model (its encoder); '
+                         f'{type(net).__name__} has none')
     io = ModelIO(net)
     batch = io.to_input([resize_rgb(im, size) for im in images])
     with eval_mode(net):
-        z = net.encode(batch, source)
-        fake = io.to_rgb(net.generators[target_domain](z))
-        # official heatmap = channel sum of z (DiscriminatorOutput.heatmap)
-        heat = z.sum(dim=1).float().cpu().numpy() if heatmaps else None
+        if hasattr(net, 'encode'):  # NICE-GAN: keep z for the heatmap
+            z = net.encode(batch, source)
+            fake = io.to_rgb(net._get_target_generator(target_domain)(z))
+            # official heatmap = channel sum of z (DiscriminatorOutput.heatmap)
+            heat = z.sum(dim=1).float().cpu().numpy() if heatmaps else None
+        else:  # any other MMagic translation model (e.g. CycleGAN)
+            fake = io.to_rgb(net.translation(batch, target_domain=target_domain))
     outs: List[np.ndarray] = []
     overlays: Optional[List[np.ndarray]] = [] if heatmaps else None
     for i, im in enumerate(images):

@@ -28,10 +28,10 @@ def write_translations(model: nn.Module, samples: Sequence, root: str,
     ``test_step``) to ``<root>/fake_<domain>/<source name>``, skipping paths in
     ``written`` (the unpaired test set repeats the smaller domain) and adding new ones."""
     model = unwrap(model)
-    domains = list(model.domains)
+    domains = list(model._reachable_domains)  # MMagic's BaseTranslationModel (any model)
     for sample in samples:
         for src_key, src in zip(('img_A_path', 'img_B_path'), domains):
-            tgt = model.other_domain(src)
+            tgt = model.get_other_domains(src)[0]
             path = sample.metainfo.get(src_key)
             fake = sample.get(f'fake_{tgt}')
             if path is None or fake is None:
