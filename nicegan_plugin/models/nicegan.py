@@ -9,6 +9,7 @@ alternates, per iteration (official ``NICE.py``):
 """
 import functools
 from contextlib import contextmanager, nullcontext
+from copy import deepcopy
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 import torch
@@ -79,6 +80,10 @@ class NICEGAN(BaseTranslationModel):
         cycle_loss: loss between ``x`` and its A->B->A cycle (paper weight 10).
         recon_loss: loss between ``x`` and its reconstruction through its own
             domain's encoder and decoder (paper weight 10).
+        ema: keep ``generators_ema``, a copy of the generators for MMagic's
+            ``ExponentialMovingAverageHook(module_keys='generators_ema')`` to average;
+            translations in eval mode (val, test, tools) then use it. Off by default:
+            the paper has no EMA.
         cuda_graph: opt-in speed-up on a GPU, e.g. ``dict(enabled=True,
             warmup_iters=3, bf16=False)``: the whole iteration replayed as one CUDA
             graph, optionally with bf16 autocast (see :class:`CUDAGraphStep`).
@@ -90,6 +95,7 @@ class NICEGAN(BaseTranslationModel):
                  adv_loss: dict = dict(type='NICEGANAdversarialLoss', loss_weight=1.0),
                  cycle_loss: dict = dict(type='L1Loss', loss_weight=10.0),
                  recon_loss: dict = dict(type='L1Loss', loss_weight=10.0),
+                 ema: bool = False,
                  cuda_graph: Optional[dict] = None,
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -100,7 +106,13 @@ class NICEGAN(BaseTranslationModel):
         self.adv_loss = MODELS.build(adv_loss)
         self.cycle_loss = MODELS.build(cycle_loss)
         self.recon_loss = MODELS.build(recon_loss)
+        self.generators_ema = deepcopy(self.generators).requires_grad_(False) if ema else None
         self.cuda_graph = CUDAGraphStep.from_cfg(cuda_graph)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.generators_ema is not None:  # the average starts at the initial weights
+            self.generators_ema.load_state_dict(self.generators.state_dict())
 
     # ------------------------------------------------------------- translation
     @property
@@ -110,6 +122,12 @@ class NICEGAN(BaseTranslationModel):
     def other_domain(self, domain: str) -> str:
         a, b = self._reachable_domains
         return b if domain == a else a
+
+    def _get_target_generator(self, domain: str) -> nn.Module:
+        """Generator of ``domain``; the averaged one in eval mode when ``ema`` is on."""
+        if self.generators_ema is not None and not self.training:
+            return self.get_module(self.generators_ema)[domain]
+        return super()._get_target_generator(domain)
 
     def encode(self, image: torch.Tensor, source_domain: str) -> torch.Tensor:
         """Encoder features of ``image`` from domain ``source_domain``."""
