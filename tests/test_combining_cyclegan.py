@@ -1,0 +1,250 @@
+"""MMagic's CycleGAN as a baseline on NICE-GAN's data, metrics and tools: the init_weights
+fix, the baseline configs, --amp, tools/train.py + tools/test.py, and the comparison."""
+import glob
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+from unittest import mock
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT, write_image_set
+
+BASELINES = sorted(glob.glob(osp.join(ROOT, 'configs', 'baselines', '*.py')))
+TOY_CYCLEGAN = osp.join(ROOT, 'configs', 'baselines',
+                        'cyclegan_lsgan-resnet-in-tiny_1xb4-600iters_toy-day2night.py')
+TOY_NICEGAN = osp.join(ROOT, 'configs', 'nicegan',
+                       'nicegan_light-tiny_1xb4-600iters_toy-day2night.py')
+NICEGAN_OF = {  # baseline -> the NICE-GAN config whose data/metrics/runtime it reuses
+    osp.basename(p): osp.join(ROOT, 'configs', 'nicegan', osp.basename(p).replace(
+        'cyclegan_lsgan-resnet-in-tiny_1xb4', 'nicegan_light-tiny_1xb4').replace(
+        'cyclegan_lsgan-resnet-in_', 'nicegan_light_')) for p in BASELINES}
+
+
+def _cyclegan_cfg(generator='NICEGANFixedInitResnetGenerator',
+                  discriminator='NICEGANFixedInitPatchDiscriminator'):
+    return dict(
+        type='CycleGAN',
+        data_preprocessor=dict(type='DataPreprocessor', data_keys=['img_a', 'img_b']),
+        generator=dict(type=generator, in_channels=3, out_channels=3, base_channels=8,
+                       norm_cfg=dict(type='IN'), use_dropout=False, num_blocks=1,
+                       padding_mode='reflect', init_cfg=dict(type='normal', gain=0.02)),
+        discriminator=dict(type=discriminator, in_channels=3, base_channels=8, num_conv=2,
+                           norm_cfg=dict(type='IN'), init_cfg=dict(type='normal', gain=0.02)),
+        default_domain='b', reachable_domains=['a', 'b'], related_domains=['a', 'b'])
+
+
+def test_mmagic_cyclegan_init_weights_bug_and_fix():
+    """MMagic 1.2's own networks crash inside CycleGAN.init_weights (if this stops raising,
+    MMagic fixed it and the NICEGANFixedInit* networks can go); the fixed ones initialise
+    exactly as MMagic's init_weights does when it works (a network on its own)."""
+    from mmagic.models.archs import PatchDiscriminator
+    from mmagic.models.editors.cyclegan import ResnetGenerator
+    from mmagic.registry import MODELS
+    broken = MODELS.build(_cyclegan_cfg('ResnetGenerator', 'PatchDiscriminator'))
+    with pytest.raises(UnboundLocalError, match='init_info'):
+        broken.init_weights()
+
+    torch.manual_seed(0)
+    fixed = MODELS.build(_cyclegan_cfg())
+    fixed.init_weights()
+    torch.manual_seed(0)
+    reference = MODELS.build(_cyclegan_cfg())
+    for d in ('a', 'b'):  # BaseTranslationModel's order, MMagic's methods, no shared info
+        ResnetGenerator.init_weights(reference.generators[d])
+        PatchDiscriminator.init_weights(reference.discriminators[d])
+    ref_state = reference.state_dict()
+    for k, v in fixed.state_dict().items():
+        assert torch.equal(v, ref_state[k]), k
+    # N(0, 0.02) convolutions, not PyTorch's default init
+    w = fixed.generators['a'].model[1].conv.weight
+    assert 0.015 < w.std().item() < 0.025
+    assert not hasattr(fixed.generators['a'], '_params_init_info')  # cleaned up as usual
+
+
+@pytest.mark.parametrize('path', BASELINES, ids=osp.basename)
+def test_baseline_configs_reuse_nicegan_settings(path):
+    """Each baseline is MMagic's CycleGAN with exactly its NICE-GAN config's data,
+    preprocessor, metrics, checkpoints, schedule and runtime; --amp switches both wrappers."""
+    from mmagic.registry import MODELS
+    from mmengine.config import Config
+
+    from nicegan_plugin.engine.runner_utils import enable_amp
+    cfg, nice = Config.fromfile(path), Config.fromfile(NICEGAN_OF[osp.basename(path)])
+    assert cfg.model.type == 'CycleGAN'
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'val_evaluator',
+                'test_evaluator', 'default_hooks', 'train_cfg', 'param_scheduler', 'env_cfg',
+                'randomness', 'val_cfg', 'test_cfg', 'custom_imports', 'default_scope'):
+        assert cfg[key] == nice[key], key
+    for key in ('data_preprocessor', 'default_domain', 'reachable_domains', 'related_domains'):
+        assert cfg.model[key] == nice.model[key], key
+    assert cfg.model_wrapper_cfg.type == 'MMSeparateDistributedDataParallel'
+    with torch.device('meta'):
+        model = MODELS.build(cfg.model)
+    assert set(model.generators) == set(nice.model.reachable_domains)
+    enable_amp(cfg)
+    assert [cfg.optim_wrapper[k].type for k in ('generators', 'discriminators')] == \
+        ['AmpOptimWrapper'] * 2
+
+
+def _toy_cfg(data_root, work_dir):
+    from mmengine.config import Config
+    cfg = Config.fromfile(TOY_CYCLEGAN)
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[key].dataset.data_root = data_root
+    cfg.train_dataloader.batch_size = 2
+    cfg.model.generator.update(base_channels=8, num_blocks=1)
+    cfg.model.discriminator.update(base_channels=8)
+    cfg.train_cfg.max_iters = cfg.param_scheduler.total_iters = 2
+    cfg.update(work_dir=work_dir, custom_hooks=[], log_level='WARNING',
+               experiment_name=f'amp_{id(cfg)}')
+    cfg.val_evaluator.metrics = []
+    cfg.default_hooks.checkpoint = None
+    return cfg
+
+
+def test_cyclegan_train_step_honours_amp_optim_wrappers(tmp_path):
+    """With the AmpOptimWrappers --amp sets (bf16 on CPU; MMEngine allows the wrapper only
+    on a GPU, so its device check is bypassed here), CycleGAN's train step runs its
+    networks under autocast (float32 otherwise) and updates both groups."""
+    import mmengine.optim.optimizer.amp_optimizer_wrapper as amp_wrapper
+    from mmengine.runner import Runner
+
+    from nicegan_plugin.engine.runner_utils import enable_amp
+    data = write_image_set(str(tmp_path / 'data'), n_a=2, n_b=2, size=72)
+    cfg = _toy_cfg(data, str(tmp_path / 'amp'))
+    enable_amp(cfg)
+    for key in ('generators', 'discriminators'):
+        cfg.optim_wrapper[key].dtype = 'bfloat16'
+    with mock.patch.object(amp_wrapper, 'is_cuda_available', lambda: True):
+        runner = Runner.from_cfg(cfg)
+        seen = []
+        runner.model.generators['night'].register_forward_hook(
+            lambda m, i, o: seen.append(o.dtype))
+        before = {k: v.clone() for k, v in runner.model.state_dict().items()}
+        runner.train()
+    assert {type(w).__name__ for w in runner.optim_wrapper.values()} == {'AmpOptimWrapper'}
+    assert set(seen) == {torch.bfloat16}
+    for group in ('generators.', 'discriminators.'):
+        assert any(not torch.equal(v, before[k]) for k, v in
+                   runner.model.state_dict().items() if k.startswith(group)), group
+    x = torch.zeros(1, 3, 64, 64)
+    assert runner.model.generators['night'](x).dtype == torch.float32  # outside autocast
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
+def test_cyclegan_amp_on_gpu(tmp_path):
+    """tools/train.py --amp trains the CycleGAN baseline with float16 AMP on a GPU."""
+    data = write_image_set(str(tmp_path / 'data'), n_a=2, n_b=2, size=72)
+    proc = subprocess.run(
+        [sys.executable, 'tools/train.py', TOY_CYCLEGAN, '--amp', '--work-dir',
+         str(tmp_path / 'work'), '--cfg-options', *_data_opts(data),
+         'train_cfg.max_iters=2', 'val_evaluator.metrics=[]', 'custom_hooks=[]'],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'AmpOptimWrapper' in proc.stdout + proc.stderr or \
+        osp.isfile(tmp_path / 'work' / 'iter_2.pth')
+
+
+def _data_opts(root):
+    return [f'{k}.dataset.data_root={root}'
+            for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+
+
+def _run(args):
+    proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope='module')
+def trained_cyclegan(tmp_path_factory):
+    """tools/train.py on the toy baseline (2 iterations), then tools/test.py with the
+    plugin's FID/KID and NICEGANSaveTranslationsHook. Returns (data, ckpt, test dir, log)."""
+    tmp = tmp_path_factory.mktemp('cyclegan')
+    data = write_image_set(str(tmp / 'data'), n_a=3, n_b=4, size=72)
+    work = tmp / 'work'
+    log = _run(['tools/train.py', TOY_CYCLEGAN, '--work-dir', str(work), '--cfg-options',
+                *_data_opts(data), 'train_cfg.max_iters=2', 'train_dataloader.batch_size=2',
+                'val_evaluator.metrics=[]', 'custom_hooks=[]'])
+    assert 'loss_gan_d_day' in log and 'cycle_loss' in log
+    ckpt = work / 'iter_2.pth'
+    assert ckpt.is_file()
+    n_opts = ['test_evaluator.metrics.0.fake_nums=3', 'test_evaluator.metrics.1.fake_nums=3',
+              'test_evaluator.metrics.0.real_nums=4', 'test_evaluator.metrics.1.real_nums=4',
+              'test_evaluator.metrics.2.fake_nums=4', 'test_evaluator.metrics.3.fake_nums=4',
+              'test_evaluator.metrics.2.real_nums=3', 'test_evaluator.metrics.3.real_nums=3']
+    test_dir = tmp / 'test'
+    test_log = _run(['tools/test.py', TOY_CYCLEGAN, str(ckpt), '--work-dir', str(test_dir),
+                     '--cfg-options', *_data_opts(data), *n_opts])
+    return data, str(ckpt), test_dir, test_log
+
+
+def test_cyclegan_through_tools_with_plugin_metrics_and_saver(trained_cyclegan):
+    data, _, test_dir, log = trained_cyclegan
+    for key in ('FID-day-to-night/fid', 'KID-day-to-night/kid_x100', 'FID-night-to-day/fid',
+                'KID-night-to-day/kid_x100'):
+        assert re.search(rf'{re.escape(key)}: [0-9.]+', log), key
+    for fake, src in (('fake_night', 'testA'), ('fake_day', 'testB')):
+        assert sorted(os.listdir(test_dir / 'translations' / fake)) == \
+            sorted(os.listdir(osp.join(data, src)))
+
+
+def test_compare_nicegan_and_cyclegan(trained_cyclegan, tmp_path):
+    """tools/compare.py's logic: the CycleGAN's FID/KID equal tools/test.py's, parameter
+    counts equal the networks a translation uses, the grid has every row."""
+    import cv2
+    from mmagic.registry import MODELS
+    from mmengine.config import Config
+
+    from nicegan_plugin.apis import load_model
+    from nicegan_plugin.apis.compare import run_comparison
+    data, cycle_ckpt, _, test_log = trained_cyclegan
+    torch.manual_seed(0)
+    nice = MODELS.build(Config.fromfile(TOY_NICEGAN).model)
+    nice_ckpt = str(tmp_path / 'nicegan.pth')
+    torch.save({'state_dict': nice.state_dict(), 'meta': {}}, nice_ckpt)
+
+    out = run_comparison([(TOY_NICEGAN, nice_ckpt), (TOY_CYCLEGAN, cycle_ckpt)], data,
+                         str(tmp_path / 'cmp'), num_grid=3)
+    import json
+    with open(out['json']) as f:
+        res = {m['name']: m for m in json.load(f)['models']}
+    assert set(res) == {'NICEGAN', 'CycleGAN'}
+    for key, name in (('FID-day-to-night/fid', 'FID day2night'),
+                      ('KID-night-to-day/kid_x100', 'KID night2day')):
+        logged = float(re.search(rf'{re.escape(key)}: ([0-9.]+)', test_log).group(1))
+        assert res['CycleGAN']['metrics'][name] == pytest.approx(logged, abs=1e-3), name
+    assert set(res['NICEGAN']['metrics']) == {'FID day2night', 'KID day2night',
+                                              'FID night2day', 'KID night2day'}
+
+    cycle = load_model(TOY_CYCLEGAN, cycle_ckpt)
+    numel = lambda *mods: sum(p.numel() for m in mods for p in m.parameters())  # noqa: E731
+    assert res['CycleGAN']['num_params'] == numel(cycle)
+    assert res['CycleGAN']['translation_params'] == numel(cycle.generators['night'])
+    d = nice.discriminators['day']  # NICE-GAN day->night: day's encoder + night's decoder
+    assert res['NICEGAN']['translation_params'] == numel(
+        d.encoder, d.cam_fc, d.cam_conv, nice.generators['night']) + d.gamma.numel()
+    assert res['NICEGAN']['num_params'] == numel(nice)
+    assert all(r['ms_per_image'] > 0 for r in res.values())
+
+    table = open(out['table']).read()
+    assert table.count('\n') == 4 and '| CycleGAN |' in table
+    grid = cv2.imread(out['grid'])
+    assert grid.shape[0] == 2 * 3 * 96  # per direction: inputs + one row per model
+    # the first input tile is the first testA image
+    first = cv2.resize(cv2.imread(sorted(glob.glob(osp.join(data, 'testA', '*')))[0]),
+                       (96, 96), interpolation=cv2.INTER_LINEAR)
+    assert np.abs(grid[:96, 110:206].astype(int) - first.astype(int)).mean() < 8
+
+
+def test_compare_refuses_models_of_other_domains(tmp_path):
+    from nicegan_plugin.apis.compare import compare_models
+    h2z = osp.join(ROOT, 'tests', 'configs', 'tiny_h2z.py')
+    with pytest.raises(ValueError, match='domains'):
+        compare_models([(TOY_NICEGAN, None), (h2z, None)], str(tmp_path), str(tmp_path))
