@@ -19,8 +19,13 @@ def test_quickstart_reduced(tmp_path):
     assert 'eta:' in out  # MMagic's logger with ETA (from the first few iterations on)
     work = tmp_path / 'work'
     grid = cv2.imread(str(work / 'quickstart_grid.png'))
-    # two directions x 5 rows of 64 px (+ an 8 px gap), 6 columns of 64 px
-    assert grid.shape == (2 * 5 * 64 + 8, 6 * 64, 3)
+    # two directions x 5 rows of 64 px (+ an 8 px gap), 6 columns of 64 px, plus the
+    # label bands (title and file names on top, row names on the left)
+    assert 2 * 5 * 64 + 8 < grid.shape[0] < 2 * 5 * 64 + 8 + 100
+    assert 6 * 64 < grid.shape[1] < 6 * 64 + 150
+    for direction in ('day -> night', 'night -> day'):  # real FID / KID x 100 printed
+        line = next(x for x in out.splitlines() if x.strip().startswith(direction))
+        assert 'FID' in line and 'KIDx100' in line and '8 real, 8 fake' in line
     for dom in ('day', 'night'):
         assert len(os.listdir(work / 'test' / 'translations' / f'fake_{dom}')) == 8
     translated = os.listdir(work / 'translate_day2night')

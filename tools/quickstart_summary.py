@@ -3,7 +3,9 @@
 
 Writes ``<work_dir>/quickstart_grid.png``: for each direction, columns of test
 images with rows real / CAM heatmap / reconstruction / translation / cycle (the
-official NICE-GAN panel), both directions stacked.
+official NICE-GAN panel), both directions stacked, labelled (direction, row names,
+source file names). Prints FID and KID x 100 of both directions by the paper's protocol
+(``tools/eval_folders.py``) on the test translations.
 """
 import argparse
 import glob
@@ -22,25 +24,35 @@ def main() -> None:
 
     import mmcv
 
-    from nicegan_plugin.apis import cam_panel, collect_images, images_from_files, load_model
+    from nicegan_plugin.apis import collect_images, images_from_files, load_model
+    from nicegan_plugin.evaluation import evaluate_test_translations
+    from nicegan_plugin.visualization import labelled_cam_grid
     model = load_model(args.config, args.checkpoint, device='cpu')
     a, b = model.domains
     files = {d: [p for p, _ in collect_images(osp.join(args.data, f'test{x}'))][:args.num]
              for d, x in ((a, 'A'), (b, 'B'))}
-    grid = cam_panel(model, {d: images_from_files(model, fs) for d, fs in files.items()})
+    grid = labelled_cam_grid(model, {d: images_from_files(model, fs) for d, fs in files.items()},
+                             {d: [osp.basename(p) for p in fs] for d, fs in files.items()})
     grid_path = osp.join(args.work_dir, 'quickstart_grid.png')
     mmcv.imwrite(grid, grid_path)
 
     test_dir = osp.join(args.work_dir, 'test')
     metrics_path = osp.join(test_dir, 'metrics.json')
     metrics = json.load(open(metrics_path)) if osp.isfile(metrics_path) else {}
+    paper = evaluate_test_translations(args.data, osp.join(test_dir, 'translations'), (a, b),
+                                       device='cpu')
     panels = sorted(glob.glob(osp.join(args.work_dir, '*', 'vis_data', 'vis_image', '*.png')))
     print('\n' + '=' * 72)
     print('NICE-GAN quickstart finished')
     print(f'  checkpoint          {args.checkpoint}')
     print(f'  grid (open this)    {grid_path}')
     print(f'                      rows: real / CAM heatmap / reconstruction / translation /'
-          f' cycle; top {a}->{b}, bottom {b}->{a}')
+          f' cycle; top {a}->{b}, bottom {b}->{a} (labelled)')
+    print('  FID / KID x100      standard FID Inception, paper protocol (tools/eval_folders.py)'
+          ' on the test translations:')
+    for direction, r in paper.items():
+        print(f"      {direction:<16}FID {r['fid']:9.3f}   KIDx100 {r['kid_x100']:8.3f} "
+              f"(std x100 {r['kid_std_x100']:.3f}; {r['n_real']} real, {r['n_fake']} fake)")
     print(f'  test translations   {osp.join(test_dir, "translations")}/fake_{{{a},{b}}}')
     print(f'  translate tool out  {osp.join(args.work_dir, f"translate_{a}2{b}")}')
     print(f'  CAM panels (train)  {len(panels)} files, e.g. {panels[-1] if panels else "-"}')
@@ -48,9 +60,6 @@ def main() -> None:
         print(f'  metrics             {metrics_path}')
         for k, v in metrics.items():
             print(f'      {k}: {v}')
-    else:
-        print('  metrics             none computed: FID/KID need the Inception weights '
-              '(see README "Evaluation"; set NICEGAN_INCEPTION and re-run)')
     print('=' * 72)
 
 

@@ -24,7 +24,7 @@ Differences that cannot change a number: any image extension of
 """
 import os
 import os.path as osp
-from typing import List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -117,3 +117,17 @@ def format_report(out: dict) -> str:
             f"KIDx100  {out['kid_x100']:.4f} (std x100 {out['kid_std_x100']:.4f} over "
             f"{out['kid_subsets']} subsets of {out['kid_subset_size']}, seed {out['kid_seed']})\n"
             f"Inception: {out['inception_style']} {out['inception_file']}")
+
+
+def evaluate_test_translations(data_root: str, translations: str, domains: Sequence[str],
+                               **kwargs) -> Dict[str, dict]:
+    """Both directions of a test run, by the paper's protocol: the real test images of each
+    target domain (``<data_root>/testA`` for ``domains[0]``, ``testB`` for ``domains[1]``)
+    against its translations (``<translations>/fake_<domain>``, what ``tools/test.py``
+    writes). Returns ``{'<a> -> <b>': evaluate_folders(...), '<b> -> <a>': ...}``;
+    ``kwargs`` go to :func:`evaluate_folders`."""
+    a, b = domains
+    real = {a: osp.join(data_root, 'testA'), b: osp.join(data_root, 'testB')}
+    return {f'{src} -> {tgt}': evaluate_folders(real[tgt], osp.join(translations, f'fake_{tgt}'),
+                                                **kwargs)
+            for src, tgt in ((a, b), (b, a))}
