@@ -16,10 +16,11 @@ from typing import List, NamedTuple, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model import BaseModule
 from mmagic.registry import MODELS
+from mmengine.model import BaseModule
+from torch.nn.utils import parametrize
 
-from .spectral_norm import spectral_norm
+from .spectral_norm import OfficialSpectralNorm, spectral_norm
 
 
 class DiscriminatorOutput(NamedTuple):
@@ -139,7 +140,8 @@ class NICEGANDiscriminator(BaseModule):
 
     def _check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 4:
-            raise ValueError(f'NICEGANDiscriminator expects (B, C, H, W) input, got {tuple(x.shape)}')
+            raise ValueError(
+                f'NICEGANDiscriminator expects (B, C, H, W) input, got {tuple(x.shape)}')
         self.output_sizes(x.shape[2], x.shape[3])
 
     # ----------------------------------------------------------------- forward
@@ -169,14 +171,15 @@ class NICEGANDiscriminator(BaseModule):
     def advance_head_power_iterations(self) -> None:
         """One spectral-norm power iteration on every layer outside the encoder.
 
-        In train mode, reading a parametrized ``weight`` runs the power iteration;
-        it depends on the weights only, not on the input, so this reproduces the
-        state change of the heads' part of a full forward without computing it.
+        The power iteration depends on the weights only, not on the input, so this
+        reproduces the state change of the heads' part of a full train-mode forward
+        without computing it (nor the normalized weights).
         """
         if not self.training:
             return
-        with torch.no_grad():
-            for name, module in self.named_modules():
-                if name.startswith('encoder') or not hasattr(module, 'parametrizations'):
-                    continue
-                module.weight  # noqa: B018  (triggers the power iteration)
+        for name, module in self.named_modules():
+            if name.startswith('encoder') or not parametrize.is_parametrized(module, 'weight'):
+                continue
+            for p in module.parametrizations.weight:
+                if isinstance(p, OfficialSpectralNorm):
+                    p.power_iteration(module.parametrizations.weight.original)

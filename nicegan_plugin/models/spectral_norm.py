@@ -10,7 +10,9 @@ parity fixtures' losses). This parametrization keeps the modern API (state-dict 
 and ``torch.func``) and the official arithmetic:
 
 - train mode: one power iteration per evaluation of ``module.weight`` (one per
-  forward), then ``W / (u . W v)`` with the updated, cloned ``u`` and ``v``;
+  forward), then ``W / (u . W v)`` with the updated ``u`` and ``v`` (cloned when
+  autograd saves them, so that the next in-place update cannot reach them);
+  :meth:`OfficialSpectralNorm.power_iteration` runs the update alone;
 - eval mode: no iteration;
 - construction: ``u``, ``v`` drawn from N(0, 1) (``u`` first) and normalized, no
   warm-up, as the official code's initial state.
@@ -41,16 +43,31 @@ class OfficialSpectralNorm(nn.Module):
         self.register_buffer('_u', u)
         self.register_buffer('_v', v)
 
+    def _normalize(self, vec: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """``F.normalize(vec, dim=0, eps, out=out)`` in three calls (no ``expand``)."""
+        return torch.div(vec, torch.linalg.vector_norm(vec).clamp_min_(self.eps), out=out)
+
+    @torch.no_grad()
+    def power_iteration(self, weight: torch.Tensor) -> None:
+        """``n_power_iterations`` official updates of ``_v`` then ``_u``, in place.
+
+        Args:
+            weight: the un-normalized weight (out_features, ...); reads nothing else,
+                so it can run without the forward (see ``advance_head_power_iterations``).
+        """
+        weight_mat = weight.flatten(1)
+        for _ in range(self.n_power_iterations):
+            self._normalize(torch.mv(weight_mat.t(), self._u), out=self._v)
+            self._normalize(torch.mv(weight_mat, self._v), out=self._u)
+
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         weight_mat = weight.flatten(1)
         u, v = self._u, self._v
         if self.training and self.n_power_iterations > 0:
-            with torch.no_grad():
-                for _ in range(self.n_power_iterations):
-                    v = F.normalize(torch.mv(weight_mat.t(), u), dim=0, eps=self.eps,
-                                    out=self._v)
-                    u = F.normalize(torch.mv(weight_mat, v), dim=0, eps=self.eps,
-                                    out=self._u)
+            self.power_iteration(weight_mat)
+            if torch.is_grad_enabled() and weight.requires_grad:
+                # autograd saves u and v for the backward: the next forward's in-place
+                # update must not reach them (frozen or no-grad passes need no copy)
                 u = u.clone(memory_format=torch.contiguous_format)
                 v = v.clone(memory_format=torch.contiguous_format)
         sigma = torch.dot(u, torch.mv(weight_mat, v))
