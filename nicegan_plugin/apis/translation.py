@@ -21,6 +21,7 @@ from ..utils.image_io import ImageReadError, collect_images, read_rgb, resize_rg
 from ..utils.model_io import ModelIO
 from ..utils.model_utils import eval_mode, unwrap
 from ..visualization.cam import colorize_heatmap
+from .backends import TranslatorBackend, translate_with_backend
 from .loading import model_image_size, other_domain, resolve_direction
 
 #: suffix of the CAM overlay written next to an output (``<stem>_cam<ext>``)
@@ -29,9 +30,13 @@ HEATMAP_SUFFIX = '_cam'
 
 def translate_arrays(model: nn.Module, images: Sequence[np.ndarray], target_domain: str,
                      size: Optional[Tuple[int, int]] = None, keep_size: bool = True,
-                     heatmaps: bool = False
+                     heatmaps: bool = False, native_size: bool = False
                      ) -> Tuple[List[np.ndarray], Optional[List[np.ndarray]]]:
     """Translate HxWx3 RGB uint8 images (any sizes) into ``target_domain``.
+
+    ``model`` may also be a :class:`~.backends.TranslatorBackend` (an exported file);
+    ``native_size`` translates each image at its own size instead of resizing (light
+    models; see :func:`~.backends.translate_with_backend`).
 
     Args:
         size: model input (height, width); default :func:`model_image_size`.
@@ -42,6 +47,14 @@ def translate_arrays(model: nn.Module, images: Sequence[np.ndarray], target_doma
     Returns:
         (translations, overlays or None), RGB uint8.
     """
+    if isinstance(model, TranslatorBackend) or native_size:
+        from .export import pytorch_backend
+        backend = model if isinstance(model, TranslatorBackend) else pytorch_backend(
+            model, f'{other_domain(unwrap(model), target_domain)}2{target_domain}', heatmaps)
+        if backend.target_domain != target_domain:
+            raise ValueError(f'{backend.origin} translates into {backend.target_domain}, '
+                             f'not {target_domain}')
+        return translate_with_backend(backend, images, size, keep_size, heatmaps, native_size)
     net = unwrap(model)
     size = size or model_image_size(net)
     source = other_domain(net, target_domain)
@@ -96,7 +109,8 @@ class TranslationReport:
 
 def translate_images(model: nn.Module, input_path: str, output_dir: str,
                      direction: str = 'a2b', batch_size: int = 1, heatmaps: bool = False,
-                     keep_size: bool = True, progress: bool = True) -> TranslationReport:
+                     keep_size: bool = True, progress: bool = True,
+                     native_size: bool = False) -> TranslationReport:
     """Translate a file or a folder tree into ``output_dir`` (same relative paths and
     names). Unreadable/corrupt files are skipped and listed in the report.
 
@@ -105,12 +119,17 @@ def translate_images(model: nn.Module, input_path: str, output_dir: str,
             ``'<src>2<tgt>'``.
         heatmaps: also write ``<stem>_cam<ext>``, the CAM heatmap over the input.
         keep_size: outputs at the inputs' sizes (else at the model's size).
+        native_size: translate at each input's own size (see :func:`translate_arrays`).
+        ``model`` may be a :class:`~.backends.TranslatorBackend`, which fixes the direction.
     """
     if batch_size < 1:
         raise ValueError(f'batch_size must be >= 1, got {batch_size}')
-    _, target = resolve_direction(model, direction)
+    if isinstance(model, TranslatorBackend):
+        target, size = model.target_domain, model.image_size
+    else:
+        _, target = resolve_direction(model, direction)
+        size = model_image_size(model)
     files = collect_images(input_path)
-    size = model_image_size(model)
     report = TranslationReport()
     from tqdm import tqdm
     bar = tqdm(total=len(files), unit='img', disable=not progress, dynamic_ncols=True)
@@ -127,7 +146,7 @@ def translate_images(model: nn.Module, input_path: str, output_dir: str,
                 report.failed.append((path, str(err)))
         if loaded:
             outs, overlays = translate_arrays(model, [im for *_, im in loaded], target,
-                                              size, keep_size, heatmaps)
+                                              size, keep_size, heatmaps, native_size)
             for i, (path, out_path, _) in enumerate(loaded):
                 try:
                     save_rgb(out_path, outs[i])
