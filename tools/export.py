@@ -34,7 +34,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='light models: any height/width (multiples of 4 above a '
                         'minimum) instead of the training size only')
     parser.add_argument('--opset', type=int, default=None,
-                        help='ONNX opset (default 18, the exporter\'s own)')
+                        help='ONNX opset, 18 (default, the exporter\'s own) or newer')
     parser.add_argument('--verify-images', default=None,
                         help='image file or folder: verify on its first two images '
                         '(default: two synthetic images)')
@@ -90,4 +90,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from nicegan_plugin.apis.cli import run_cli
+    run_cli(main)

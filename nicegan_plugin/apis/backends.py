@@ -116,12 +116,14 @@ class TranslatorBackend(abc.ABC):
         else:
             ok = (height, width) == self.image_size
         if not ok:
-            hint = ''
+            fix = 'resize the image (the default of tools/translate.py)'
             if self.dynamic_size:
-                hint = ' (e.g. {}x{})'.format(*self.native_size(height, width))
+                fix = ('(e.g. {}x{}); '.format(*self.native_size(height, width)) + fix +
+                       ' or pad it (--native-size)')
+            else:
+                fix = '; ' + fix
             raise ValueError(f'{self.origin} cannot take a {height}x{width} image: it takes '
-                             f'{self.accepted_sizes()}{hint}; resize the image (the default '
-                             'of tools/translate.py) or use --native-size, which pads')
+                             f'{self.accepted_sizes()} {fix}'.replace(' ;', ';'))
 
     # --------------------------------------------------------------- running
     @abc.abstractmethod
