@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The GPU checks of the CUDA-graph train step (issue 9), as one command on a CUDA machine:
+#
+#     bash tools/gpu_checks.sh [OFFICIAL_REPO]      # from the project root, ~5-8 min on an H100
+#
+# Runs everything through the GPU kit (.gpu/run.sh; copied from $NICEGAN_GPU_KIT, shared/gpu
+# or ../shared/gpu when missing, see ../shared/gpu/README.md):
+#   1. tests/test_cuda_graph.py + tests/test_schedule.py: deterministic graphed == eager bit
+#      for bit (fp32 and bf16; weights, Adam state, SN vectors, losses), the lr the replayed
+#      step uses, capture-failure / other-shape / AMP fallbacks, checkpoints and resume
+#      across modes (graphed -> graphed exact, graphed -> eager, eager -> graphed);
+#   2. tools/train.py at the paper config (light, ch 64, 6 blocks, n_dis 7, 256 px, batch 1)
+#      for 60 iterations on a generated toy set: eager, --cuda-graph, --cuda-graph + bf16;
+#      s/iteration from MMEngine's log (mean of the last 40 iterations);
+#   3. tools/benchmark.py --device cuda [--official-repo OFFICIAL_REPO].
+# Prints a summary table last. Exit status: number of failed steps.
+set -u -o pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+OFFICIAL="${1:-}"
+OUT="${GPU_CHECKS_OUT:-work_dirs/gpu_checks}"
+mkdir -p "$OUT"
+export NICEGAN_SHARED="${NICEGAN_SHARED:-$( [[ -d shared/fixtures ]] && echo "$PWD/shared" || echo "$PWD/../shared")}"
+export CUBLAS_WORKSPACE_CONFIG=:4096:8
+
+if [[ ! -f .gpu/run.sh ]]; then
+  for kit in "${NICEGAN_GPU_KIT:-}" shared/gpu ../shared/gpu; do
+    if [[ -n "$kit" && -f "$kit/run.sh" ]]; then cp -r "$kit" .gpu; break; fi
+  done
+fi
+[[ -f .gpu/run.sh ]] || { echo "gpu_checks: GPU kit not found (set NICEGAN_GPU_KIT)" >&2; exit 2; }
+RUN=(bash .gpu/run.sh)
+
+ROWS=()
+FAILED=0
+step() {  # step NAME TIMEOUT_S LOGFILE CMD...: run, record status and seconds
+  local name=$1 limit=$2 log=$3; shift 3
+  local t0=$SECONDS rc
+  echo "=== $name"
+  timeout "$limit" "$@" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  local status=PASS
+  if [[ $rc == 124 ]]; then status="TIMEOUT(${limit}s)"; elif [[ $rc != 0 ]]; then status="FAIL(rc=$rc)"; fi
+  [[ $status == PASS ]] || FAILED=$((FAILED + 1))
+  ROWS+=("$name|$status|$((SECONDS - t0))")
+}
+
+"${RUN[@]}" python -c "import torch; print(torch.cuda.get_device_name(0))" || exit 2
+
+# 1. CUDA tests (CPU ones too: cheap here); the light64 bf16 measurement needs the fixtures
+DESELECT=()
+[[ -d "$NICEGAN_SHARED/fixtures/official_parity/light64" ]] || \
+  DESELECT=(--deselect tests/test_cuda_graph.py::test_bf16_autocast_effect_on_the_light64_losses)
+step "pytest cuda graph + schedule" 240 "$OUT/pytest.log" "${RUN[@]}" python -m pytest \
+  tests/test_cuda_graph.py tests/test_schedule.py -q -s -rs -p no:cacheprovider ${DESELECT[@]+"${DESELECT[@]}"}
+
+# 2. the real training tool at the paper config, three modes
+DATA="$OUT/toy256"
+[[ -d "$DATA/trainA" ]] || "${RUN[@]}" python tools/make_toy_dataset.py "$DATA" --size 256 \
+  --n-train 16 --n-test 2 > /dev/null
+CFG=configs/nicegan/nicegan_light_1xb1-100kiters_horse2zebra.py
+# no validation, FID or CAM panels (no Inception weights on a bare machine), no checkpoints
+OPTS=(train_cfg.max_iters=60 train_cfg.val_begin=1000000 val_evaluator.metrics=[]
+      test_evaluator.metrics=[] default_hooks.logger.interval=20
+      default_hooks.checkpoint.interval=100000 default_hooks.checkpoint.save_last=False
+      default_hooks.checkpoint.save_best=None custom_hooks=[] train_dataloader.num_workers=2
+      train_dataloader.dataset.data_root="$DATA" val_dataloader.dataset.data_root="$DATA"
+      test_dataloader.dataset.data_root="$DATA")
+declare -A MODE_ARGS=([eager]="" [graph]="--cuda-graph" [graph_bf16]="--cuda-graph")
+for mode in eager graph graph_bf16; do
+  extra=()
+  [[ $mode == graph_bf16 ]] && extra=(model.cuda_graph.bf16=True)
+  [[ -n "${GPU_CHECKS_ITERS:-}" ]] && extra+=(train_cfg.max_iters="$GPU_CHECKS_ITERS")
+  # shellcheck disable=SC2086
+  step "train 256px $mode" 180 "$OUT/train_$mode.log" "${RUN[@]}" python tools/train.py "$CFG" \
+    ${MODE_ARGS[$mode]} --work-dir "$OUT/train_$mode" --cfg-options "${OPTS[@]}" ${extra[@]+"${extra[@]}"}
+done
+
+# 3. the benchmark (plugin vs the official code when its clone is given)
+BENCH=(python tools/benchmark.py --device cuda)
+[[ -n "$OFFICIAL" ]] && BENCH+=(--official-repo "$OFFICIAL")
+step "benchmark" 200 "$OUT/benchmark.log" "${RUN[@]}" "${BENCH[@]}"
+
+# ---------------------------------------------------------------- summary table
+iter_time() {  # mean 'time' of MMEngine's log lines after iteration 20; peak 'memory' (MB)
+  awk '/Iter\(train\)/ {
+         if (!match($0, /\[ *[0-9]+\//)) next; it = substr($0, RSTART + 1, RLENGTH - 2) + 0;
+         if (match($0, / time: [0-9.]+/)) t = substr($0, RSTART + 7, RLENGTH - 7) + 0; else next;
+         if (match($0, /memory: [0-9]+/)) { m = substr($0, RSTART + 8, RLENGTH - 8) + 0;
+                                            if (m > peak) peak = m }
+         if (it > 20) { s += t; c++ } }
+       END { if (c) printf "%.1f ms/iter, peak %d MB", 1000 * s / c, peak; else printf "-" }' "$1" 2>/dev/null
+}
+echo "--- benchmark (tail of $OUT/benchmark.log)"; tail -n 25 "$OUT/benchmark.log" 2>/dev/null
+echo
+echo "================ gpu_checks summary ($( "${RUN[@]}" python -c 'import torch; print(torch.cuda.get_device_name(0), "torch", torch.__version__)' 2>/dev/null | tail -1))"
+printf '%-32s %-16s %6s  %s\n' check status sec detail
+for row in "${ROWS[@]}"; do
+  IFS='|' read -r name status secs <<< "$row"
+  detail=""
+  case $name in
+    pytest*) detail="$(grep -Eo '[0-9]+ (passed|failed|skipped|error)' "$OUT/pytest.log" | paste -sd, -)"
+             dev="$(grep -o 'max relative loss deviation [0-9.e+-]*' "$OUT/pytest.log" | head -1)"
+             [[ -n $dev ]] && detail="$detail; graph vs plain eager $dev" ;;
+    "train 256px "*) m=${name#train 256px }; detail="$(iter_time "$OUT/train_$m.log")"
+             grep -q 'cuda_graph: captured' "$OUT/train_$m.log" && detail="$detail, captured"
+             grep -q 'runs eagerly' "$OUT/train_$m.log" && detail="$detail, EAGER FALLBACK: $(grep -o 'cuda_graph: [^:]*' "$OUT/train_$m.log" | head -1)" ;;
+    benchmark) detail="${OFFICIAL:+vs official $OFFICIAL; }output above" ;;
+  esac
+  printf '%-32s %-16s %6s  %s\n' "$name" "$status" "$secs" "$detail"
+done
+exit "$FAILED"
