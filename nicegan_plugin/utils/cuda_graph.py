@@ -99,6 +99,8 @@ def make_graph_ready(optimizer: torch.optim.Optimizer,
     """Tensor lrs (:func:`use_tensor_lrs`), ``capturable=True`` and step counts on
     the parameters' device. Idempotent; returns the lr tensors."""
     tensors = use_tensor_lrs(optimizer, lr_tensors)
+    # warm-up and eager fallbacks step uncaptured on purpose (torch warns once otherwise)
+    optimizer._warned_capturable_if_run_uncaptured = True
     for group in optimizer.param_groups:
         group['capturable'] = True
         for p in group['params']:
@@ -219,6 +221,11 @@ class CUDAGraphStep:
         self._eager_calls = 0
         self._failed: Optional[str] = None
         self._logged: set = set()
+
+    def __reduce__(self):
+        # copies and pickles (deepcopy of the model) keep the settings, not the graph,
+        # which belongs to the original's tensors
+        return type(self), (self.enabled, self.warmup_iters, self.bf16)
 
     # ------------------------------------------------------------- public
     @classmethod
