@@ -1,6 +1,7 @@
 """MMagic's CycleGAN as a baseline on NICE-GAN's data, metrics and tools: the init_weights
 fix, the baseline configs, --amp, tools/train.py + tools/test.py, and the comparison."""
 import glob
+import json
 import os
 import os.path as osp
 import re
@@ -19,6 +20,7 @@ TOY_CYCLEGAN = osp.join(ROOT, 'configs', 'baselines',
                         'cyclegan_lsgan-resnet-in-tiny_1xb4-600iters_toy-day2night.py')
 TOY_NICEGAN = osp.join(ROOT, 'configs', 'nicegan',
                        'nicegan_light-tiny_1xb4-600iters_toy-day2night.py')
+SGD_CYCLEGAN = osp.join(ROOT, 'tests', 'configs', 'tiny_cyclegan_sgd.py')
 NICEGAN_OF = {  # baseline -> the NICE-GAN config whose data/metrics/runtime it reuses
     osp.basename(p): osp.join(ROOT, 'configs', 'nicegan', osp.basename(p).replace(
         'cyclegan_lsgan-resnet-in-tiny_1xb4', 'nicegan_light-tiny_1xb4').replace(
@@ -82,7 +84,7 @@ def test_baseline_configs_reuse_nicegan_settings(path):
         assert cfg[key] == nice[key], key
     for key in ('data_preprocessor', 'default_domain', 'reachable_domains', 'related_domains'):
         assert cfg.model[key] == nice.model[key], key
-    assert cfg.model_wrapper_cfg.type == 'MMSeparateDistributedDataParallel'
+    assert cfg.model_wrapper_cfg.type == 'mmagic.NICEGANGradSyncWrapper'
     with torch.device('meta'):
         model = MODELS.build(cfg.model)
     assert set(model.generators) == set(nice.model.reachable_domains)
@@ -155,38 +157,65 @@ def _data_opts(root):
             for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
 
 
-def _run(args):
-    proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=900)
+def _run(args, **kw):
+    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=900, **kw)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
 
 
 @pytest.fixture(scope='module')
 def trained_cyclegan(tmp_path_factory):
-    """tools/train.py on the toy baseline (2 iterations), then tools/test.py with the
-    plugin's FID/KID and NICEGANSaveTranslationsHook. Returns (data, ckpt, test dir, log)."""
+    """A tiny CycleGAN baseline trained 4 iterations by tools/dist_train.sh (2 CPU processes x
+    batch 1) and by tools/train.py (1 x batch 2), then tools/test.py with the plugin's FID/KID
+    and NICEGANSaveTranslationsHook. Returns a dict of paths and logs."""
     tmp = tmp_path_factory.mktemp('cyclegan')
-    data = write_image_set(str(tmp / 'data'), n_a=3, n_b=4, size=72)
-    work = tmp / 'work'
-    log = _run(['tools/train.py', TOY_CYCLEGAN, '--work-dir', str(work), '--cfg-options',
-                *_data_opts(data), 'train_cfg.max_iters=2', 'train_dataloader.batch_size=2',
-                'val_evaluator.metrics=[]', 'custom_hooks=[]'])
+    data = write_image_set(str(tmp / 'data'), n_a=4, n_b=4, size=72)
+    env = dict(os.environ, PORT=str(29500 + (os.getpid() + 7) % 1000), OMP_NUM_THREADS='1')
+    dist_log = _run(['bash', 'tools/dist_train.sh', SGD_CYCLEGAN, '2', '--work-dir',
+                     str(tmp / 'dist'), '--cfg-options', *_data_opts(data)], env=env)
+    log = _run([sys.executable, 'tools/train.py', SGD_CYCLEGAN, '--work-dir', str(tmp / 'single'),
+                '--cfg-options', 'train_dataloader.batch_size=2', *_data_opts(data)])
     assert 'loss_gan_d_day' in log and 'cycle_loss' in log
-    ckpt = work / 'iter_2.pth'
-    assert ckpt.is_file()
-    n_opts = ['test_evaluator.metrics.0.fake_nums=3', 'test_evaluator.metrics.1.fake_nums=3',
-              'test_evaluator.metrics.0.real_nums=4', 'test_evaluator.metrics.1.real_nums=4',
-              'test_evaluator.metrics.2.fake_nums=4', 'test_evaluator.metrics.3.fake_nums=4',
-              'test_evaluator.metrics.2.real_nums=3', 'test_evaluator.metrics.3.real_nums=3']
-    test_dir = tmp / 'test'
-    test_log = _run(['tools/test.py', TOY_CYCLEGAN, str(ckpt), '--work-dir', str(test_dir),
-                     '--cfg-options', *_data_opts(data), *n_opts])
-    return data, str(ckpt), test_dir, test_log
+    ckpt = tmp / 'single' / 'iter_4.pth'
+    n_opts = [f'test_evaluator.metrics.{i}.{k}=4' for i in range(4)
+              for k in ('fake_nums', 'real_nums')]
+    test_log = _run([sys.executable, 'tools/test.py', SGD_CYCLEGAN, str(ckpt), '--work-dir',
+                     str(tmp / 'test'), '--cfg-options', *_data_opts(data), *n_opts])
+    return dict(data=data, ckpt=str(ckpt), dist=tmp / 'dist', single=tmp / 'single',
+                test_dir=tmp / 'test', test_log=test_log, dist_log=dist_log)
+
+
+def _scalars(work_dir):
+    path = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))[0]
+    rows = [json.loads(line) for line in open(path)]
+    return [r for r in rows if 'loss_gan_d_day' in r]
+
+
+def test_cyclegan_distributed_matches_single_process(trained_cyclegan):
+    """NICEGANGradSyncWrapper: 2 processes x batch 1 (gloo) == 1 process x batch 2.
+
+    Compared after 2 iterations: instance norm on this tiny model amplifies float32
+    rounding (one process, 1 vs 2 threads, differs by 8e-6 after 2 iterations and by 2e-4
+    after 4). Without the gradient all-reduce the weights differ by 2e-2 after 2.
+    """
+    run = trained_cyclegan
+    load = lambda d, i: torch.load(run[d] / f'iter_{i}.pth', map_location='cpu')['state_dict']  # noqa: E731
+    single, dist = load('single', 2), load('dist', 2)
+    moved = max((load('single', 4)[k] - v).abs().max().item() for k, v in single.items())
+    assert moved > 1e-3, 'weights hardly move: the comparison would be vacuous'
+    for k, v in single.items():
+        torch.testing.assert_close(dist[k], v, rtol=0, atol=1e-4, msg=k)
+    rows_single, rows_dist = _scalars(run['single']), _scalars(run['dist'])
+    assert len(rows_single) == len(rows_dist) == 4
+    for s, d in zip(rows_single[:2], rows_dist[:2]):
+        for key in ('loss_gan_d_day', 'loss_gan_g_night', 'cycle_loss', 'id_loss'):
+            assert d[key] == pytest.approx(s[key], rel=1e-5), (s['step'], key)
+    log = glob.glob(str(run['dist'] / '*' / '*.log'))[0]
+    assert "dist_cfg=dict(backend='gloo')" in open(log).read()
 
 
 def test_cyclegan_through_tools_with_plugin_metrics_and_saver(trained_cyclegan):
-    data, _, test_dir, log = trained_cyclegan
+    data, test_dir, log = (trained_cyclegan[k] for k in ('data', 'test_dir', 'test_log'))
     for key in ('FID-day-to-night/fid', 'KID-day-to-night/kid_x100', 'FID-night-to-day/fid',
                 'KID-night-to-day/kid_x100'):
         assert re.search(rf'{re.escape(key)}: [0-9.]+', log), key
@@ -204,15 +233,14 @@ def test_compare_nicegan_and_cyclegan(trained_cyclegan, tmp_path):
 
     from nicegan_plugin.apis import load_model
     from nicegan_plugin.apis.compare import run_comparison
-    data, cycle_ckpt, _, test_log = trained_cyclegan
+    data, cycle_ckpt, test_log = (trained_cyclegan[k] for k in ('data', 'ckpt', 'test_log'))
     torch.manual_seed(0)
     nice = MODELS.build(Config.fromfile(TOY_NICEGAN).model)
     nice_ckpt = str(tmp_path / 'nicegan.pth')
     torch.save({'state_dict': nice.state_dict(), 'meta': {}}, nice_ckpt)
 
-    out = run_comparison([(TOY_NICEGAN, nice_ckpt), (TOY_CYCLEGAN, cycle_ckpt)], data,
+    out = run_comparison([(TOY_NICEGAN, nice_ckpt), (SGD_CYCLEGAN, cycle_ckpt)], data,
                          str(tmp_path / 'cmp'), num_grid=3)
-    import json
     with open(out['json']) as f:
         res = {m['name']: m for m in json.load(f)['models']}
     assert set(res) == {'NICEGAN', 'CycleGAN'}
@@ -223,7 +251,7 @@ def test_compare_nicegan_and_cyclegan(trained_cyclegan, tmp_path):
     assert set(res['NICEGAN']['metrics']) == {'FID day2night', 'KID day2night',
                                               'FID night2day', 'KID night2day'}
 
-    cycle = load_model(TOY_CYCLEGAN, cycle_ckpt)
+    cycle = load_model(SGD_CYCLEGAN, cycle_ckpt)
     numel = lambda *mods: sum(p.numel() for m in mods for p in m.parameters())  # noqa: E731
     assert res['CycleGAN']['num_params'] == numel(cycle)
     assert res['CycleGAN']['translation_params'] == numel(cycle.generators['night'])

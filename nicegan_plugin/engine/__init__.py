@@ -1,10 +1,11 @@
 """Training machinery: hooks, the lr schedule, the distributed wrapper, checkpoint I/O."""
 from .checkpoint import AtomicLocalBackend, NICEGANCheckpointHook, check_state_dict, read_state_dict
+from .grad_sync_wrapper import NICEGANGradSyncWrapper
 from .hooks import NICEGANCAMVisualizationHook
 from .scheduler import NICEGANLinearDecayLR
 from .translation_saver import NICEGANSaveTranslationsHook
 from .wrapper import NICEGANDistributedWrapper
 
 __all__ = ['AtomicLocalBackend', 'NICEGANCheckpointHook', 'NICEGANLinearDecayLR',
-           'NICEGANDistributedWrapper', 'NICEGANSaveTranslationsHook',
+           'NICEGANDistributedWrapper', 'NICEGANGradSyncWrapper', 'NICEGANSaveTranslationsHook',
            'NICEGANCAMVisualizationHook', 'check_state_dict', 'read_state_dict']

@@ -23,8 +23,7 @@ cyclegan_optim_wrapper = dict(
         optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999), weight_decay=0.)),
     discriminators=dict(
         optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999), weight_decay=0.)))
-# CycleGAN does not sync its own gradients (NICEGANDistributedWrapper relies on that):
-# MMagic's wrapper for it, one DDP per network group.
-cyclegan_model_wrapper_cfg = dict(
-    type='MMSeparateDistributedDataParallel', broadcast_buffers=False,
-    find_unused_parameters=False)
+# CycleGAN does not sync its own gradients (NICEGANDistributedWrapper relies on that for
+# NICE-GAN), and MMagic's MMSeparateDistributedDataParallel never runs a DDP forward for it
+# (nor builds on a CPU): each gradient is averaged over the ranks after backward instead.
+cyclegan_model_wrapper_cfg = dict(type='mmagic.NICEGANGradSyncWrapper')
