@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The GPU checks of the CUDA-graph train step (issue 9), as one command on a CUDA machine:
 #
-#     bash tools/gpu_checks.sh [OFFICIAL_REPO]      # from the project root, ~5-8 min on an H100
+#     bash tools/gpu_checks.sh [OFFICIAL_REPO]      # from the project root, ~5 min on an H100
+#
+# Each step has a time limit (all together at most 10.5 min; GPU_CHECKS_BENCH_TIMEOUT=s for
+# the benchmark, GPU_CHECKS_ITERS=n for the training runs, GPU_CHECKS_OUT=dir for the logs).
 #
 # Runs everything through the GPU kit (.gpu/run.sh; copied from $NICEGAN_GPU_KIT, shared/gpu
 # or ../shared/gpu when missing, see ../shared/gpu/README.md):
@@ -11,7 +14,7 @@
 #      across modes (graphed -> graphed exact, graphed -> eager, eager -> graphed);
 #   2. tools/train.py at the paper config (light, ch 64, 6 blocks, n_dis 7, 256 px, batch 1)
 #      for 60 iterations on a generated toy set: eager, --cuda-graph, --cuda-graph + bf16;
-#      s/iteration from MMEngine's log (mean of the last 40 iterations);
+#      ms/iteration from MMEngine's log (its 10-iteration windows after iteration 20), peak memory;
 #   3. tools/benchmark.py --device cuda [--official-repo OFFICIAL_REPO].
 # Prints a summary table last. Exit status: number of failed steps.
 set -u -o pipefail
@@ -50,7 +53,7 @@ step() {  # step NAME TIMEOUT_S LOGFILE CMD...: run, record status and seconds
 DESELECT=()
 [[ -d "$NICEGAN_SHARED/fixtures/official_parity/light64" ]] || \
   DESELECT=(--deselect tests/test_cuda_graph.py::test_bf16_autocast_effect_on_the_light64_losses)
-step "pytest cuda graph + schedule" 240 "$OUT/pytest.log" "${RUN[@]}" python -m pytest \
+step "pytest cuda graph + schedule" 180 "$OUT/pytest.log" "${RUN[@]}" python -m pytest \
   tests/test_cuda_graph.py tests/test_schedule.py -q -s -rs -p no:cacheprovider ${DESELECT[@]+"${DESELECT[@]}"}
 
 # 2. the real training tool at the paper config, three modes
@@ -71,14 +74,14 @@ for mode in eager graph graph_bf16; do
   [[ $mode == graph_bf16 ]] && extra=(model.cuda_graph.bf16=True)
   [[ -n "${GPU_CHECKS_ITERS:-}" ]] && extra+=(train_cfg.max_iters="$GPU_CHECKS_ITERS")
   # shellcheck disable=SC2086
-  step "train 256px $mode" 180 "$OUT/train_$mode.log" "${RUN[@]}" python tools/train.py "$CFG" \
+  step "train 256px $mode" 90 "$OUT/train_$mode.log" "${RUN[@]}" python tools/train.py "$CFG" \
     ${MODE_ARGS[$mode]} --work-dir "$OUT/train_$mode" --cfg-options "${OPTS[@]}" ${extra[@]+"${extra[@]}"}
 done
 
 # 3. the benchmark (plugin vs the official code when its clone is given)
 BENCH=(python tools/benchmark.py --device cuda)
 [[ -n "$OFFICIAL" ]] && BENCH+=(--official-repo "$OFFICIAL")
-step "benchmark" 200 "$OUT/benchmark.log" "${RUN[@]}" "${BENCH[@]}"
+step "benchmark" "${GPU_CHECKS_BENCH_TIMEOUT:-180}" "$OUT/benchmark.log" "${RUN[@]}" "${BENCH[@]}"
 
 # ---------------------------------------------------------------- summary table
 iter_time() {  # mean 'time' of MMEngine's log lines after iteration 20; peak 'memory' (MB)
