@@ -1,0 +1,571 @@
+"""One NICE-GAN training iteration, timed beside the official code's.
+
+:func:`run_benchmark` builds the plugin model, converts its initial weights with the
+checkpoint converter and loads them into the official ``ResnetGenerator`` /
+``Discriminator`` pairs imported from a local clone of the official repository
+(:func:`load_official_networks`; nothing of it is copied into this project). Both sides
+then train on the same batches, interleaved (the same machine load for both), and are
+reported per mode:
+
+- ``official``: :class:`OfficialLoop`, the body of the official ``NICE.py`` loop;
+- ``eager``: the plugin's ``train_on_batch``;
+- ``graph`` / ``graph_bf16`` (CUDA, when the model has ``cuda_graph``): the same step
+  replayed as one CUDA graph, without / with bf16 autocast.
+
+Figures per side: median ms per iteration, peak memory of an iteration (CUDA: allocator
+peak above the start of the step plus the side's own tensors and graph pool; CPU: peak
+RSS above the start of the step plus the side's own tensors), ATen calls per iteration
+(:class:`~nicegan_plugin.utils.profiling.AtenCallCounter`), CUDA kernels and host launch
+calls per iteration (``torch.profiler``), and the first iteration's D and G losses
+against the official ones.
+"""
+import copy
+import ctypes
+import gc
+import importlib.util
+import itertools
+import os
+import os.path as osp
+import statistics
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from types import ModuleType
+from typing import Callable, Dict, List, Optional, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..official.converter import plugin_to_official
+from ..official.parity import OFFICIAL_SCHEDULE
+from ..utils.profiling import AtenCallCounter, count_cuda_kernels
+
+Tensors = Dict[str, torch.Tensor]
+_WEIGHTS_NOTE = {'float32': ': Adam\'s first, sign-like steps turn rounding in near-zero '
+                            'gradients into lr-sized differences; --float64 compares exactly'}
+MODES = ('official', 'eager', 'graph', 'graph_bf16')
+#: official loss weights (``main.py`` defaults): adv 1, cycle 10, recon 10
+OFFICIAL_WEIGHTS = dict(adv=1.0, cycle=10.0, recon=10.0)
+
+
+# ------------------------------------------------------------------ official side
+def load_official_networks(repo: str) -> ModuleType:
+    """Import ``networks.py`` of an official NICE-GAN-pytorch clone at ``repo``."""
+    path = osp.join(repo, 'networks.py')
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'--official-repo {repo}: no networks.py there; pass a local clone of '
+            'https://github.com/alpc91/NICE-GAN-pytorch')
+    spec = importlib.util.spec_from_file_location('nicegan_official_networks', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    missing = [n for n in ('ResnetGenerator', 'Discriminator') if not hasattr(module, n)]
+    if missing:
+        raise ImportError(f'{path} defines no {", ".join(missing)}: not the official '
+                          'NICE-GAN networks.py')
+    return module
+
+
+class OfficialLoop:
+    """The official networks, optimizers and training-loop body (``NICE.py``).
+
+    Built like ``NICE.build_model`` (lines 118-144 of the reference clone): ``gen2B``,
+    ``gen2A`` = ``ResnetGenerator(3, 3, ngf=ch, n_blocks, img_size, light)``, ``disA``,
+    ``disB`` = ``Discriminator(3, ndf=ch, n_layers=n_dis)``, ``L1Loss``/``MSELoss``, Adam
+    over ``chain(gen2B, gen2A)`` and over ``chain(disA, disB)``; all in train mode
+    (line 149). :meth:`step` is the loop body of ``NICE.train`` for one batch.
+
+    Args:
+        networks: the official ``networks`` module (:func:`load_official_networks`).
+        arch: ``dict(ch, n_res, n_dis, img_size, light)``.
+        state: official state dicts ``{'gen2B', 'gen2A', 'disA', 'disB'}`` to start from.
+        lr, weight_decay, weights: the official hyper-parameters.
+        dtype: of the networks (float64 for an exact comparison).
+    """
+
+    def __init__(self, networks: ModuleType, arch: dict, state: Dict[str, dict],
+                 device: torch.device, lr: float = 1e-4, weight_decay: float = 1e-4,
+                 weights: Optional[Dict[str, float]] = None,
+                 dtype: torch.dtype = torch.float32) -> None:
+        def gen():
+            return networks.ResnetGenerator(input_nc=3, output_nc=3, ngf=arch['ch'],
+                                            n_blocks=arch['n_res'], img_size=arch['img_size'],
+                                            light=arch['light']).to(device)
+
+        def dis():
+            return networks.Discriminator(input_nc=3, ndf=arch['ch'],
+                                          n_layers=arch['n_dis']).to(device)
+
+        self.device = device
+        self.gen2B, self.gen2A, self.disA, self.disB = gen(), gen(), dis(), dis()
+        for name in ('gen2B', 'gen2A', 'disA', 'disB'):
+            getattr(self, name).load_state_dict(state[name])
+            getattr(self, name).to(dtype)
+        self.L1_loss, self.MSE_loss = nn.L1Loss(), nn.MSELoss()
+        self.G_optim = torch.optim.Adam(
+            itertools.chain(self.gen2B.parameters(), self.gen2A.parameters()), lr=lr,
+            betas=(0.5, 0.999), weight_decay=weight_decay)
+        self.D_optim = torch.optim.Adam(
+            itertools.chain(self.disA.parameters(), self.disB.parameters()), lr=lr,
+            betas=(0.5, 0.999), weight_decay=weight_decay)
+        w = weights or OFFICIAL_WEIGHTS
+        self.adv_weight, self.cycle_weight, self.recon_weight = w['adv'], w['cycle'], w['recon']
+        for net in (self.gen2B, self.gen2A, self.disA, self.disB):
+            net.train()
+
+    def modules(self) -> List[nn.Module]:
+        return [self.gen2B, self.gen2A, self.disA, self.disB]
+
+    def optimizers(self) -> List[torch.optim.Optimizer]:
+        return [self.G_optim, self.D_optim]
+
+    def step(self, real_A: torch.Tensor, real_B: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """One iteration: ``NICE.train`` lines 204-277 of the reference clone.
+
+        The same calls on the same modules in the same order, with the official
+        variable names; left out are the data loading (the batch is given), the
+        second-half lr decay (lines 188-190; a benchmark runs few iterations) and the
+        printing, image dumps and checkpoints after line 277. Returns the official
+        ``Discriminator_loss`` and ``Generator_loss``.
+        """
+        mse, l1, dev = self.MSE_loss, self.L1_loss, self.device
+        real_A, real_B = real_A.to(dev), real_B.to(dev)
+        # Update D (lines 206-234)
+        self.D_optim.zero_grad()
+        real_LA_logit, real_GA_logit, real_A_cam_logit, _, real_A_z = self.disA(real_A)
+        real_LB_logit, real_GB_logit, real_B_cam_logit, _, real_B_z = self.disB(real_B)
+        fake_A2B = self.gen2B(real_A_z)
+        fake_B2A = self.gen2A(real_B_z)
+        fake_B2A = fake_B2A.detach()
+        fake_A2B = fake_A2B.detach()
+        fake_LA_logit, fake_GA_logit, fake_A_cam_logit, _, _ = self.disA(fake_B2A)
+        fake_LB_logit, fake_GB_logit, fake_B_cam_logit, _, _ = self.disB(fake_A2B)
+
+        def real_fake(real_logit, fake_logit):
+            return (mse(real_logit, torch.ones_like(real_logit).to(dev))
+                    + mse(fake_logit, torch.zeros_like(fake_logit).to(dev)))
+
+        D_ad_loss_GA = real_fake(real_GA_logit, fake_GA_logit)
+        D_ad_loss_LA = real_fake(real_LA_logit, fake_LA_logit)
+        D_ad_loss_GB = real_fake(real_GB_logit, fake_GB_logit)
+        D_ad_loss_LB = real_fake(real_LB_logit, fake_LB_logit)
+        D_ad_cam_loss_A = real_fake(real_A_cam_logit, fake_A_cam_logit)
+        D_ad_cam_loss_B = real_fake(real_B_cam_logit, fake_B_cam_logit)
+        D_loss_A = self.adv_weight * (D_ad_loss_GA + D_ad_cam_loss_A + D_ad_loss_LA)
+        D_loss_B = self.adv_weight * (D_ad_loss_GB + D_ad_cam_loss_B + D_ad_loss_LB)
+        Discriminator_loss = D_loss_A + D_loss_B
+        Discriminator_loss.backward()
+        self.D_optim.step()
+
+        # Update G (lines 238-277)
+        self.G_optim.zero_grad()
+        _, _, _, _, real_A_z = self.disA(real_A)
+        _, _, _, _, real_B_z = self.disB(real_B)
+        fake_A2B = self.gen2B(real_A_z)
+        fake_B2A = self.gen2A(real_B_z)
+        fake_LA_logit, fake_GA_logit, fake_A_cam_logit, _, fake_A_z = self.disA(fake_B2A)
+        fake_LB_logit, fake_GB_logit, fake_B_cam_logit, _, fake_B_z = self.disB(fake_A2B)
+        fake_B2A2B = self.gen2B(fake_A_z)
+        fake_A2B2A = self.gen2A(fake_B_z)
+
+        def real(logit):
+            return mse(logit, torch.ones_like(logit).to(dev))
+
+        G_ad_loss_GA, G_ad_loss_LA = real(fake_GA_logit), real(fake_LA_logit)
+        G_ad_loss_GB, G_ad_loss_LB = real(fake_GB_logit), real(fake_LB_logit)
+        G_ad_cam_loss_A, G_ad_cam_loss_B = real(fake_A_cam_logit), real(fake_B_cam_logit)
+        G_cycle_loss_A = l1(fake_A2B2A, real_A)
+        G_cycle_loss_B = l1(fake_B2A2B, real_B)
+        fake_A2A = self.gen2A(real_A_z)
+        fake_B2B = self.gen2B(real_B_z)
+        G_recon_loss_A = l1(fake_A2A, real_A)
+        G_recon_loss_B = l1(fake_B2B, real_B)
+        G_loss_A = (self.adv_weight * (G_ad_loss_GA + G_ad_cam_loss_A + G_ad_loss_LA)
+                    + self.cycle_weight * G_cycle_loss_A + self.recon_weight * G_recon_loss_A)
+        G_loss_B = (self.adv_weight * (G_ad_loss_GB + G_ad_cam_loss_B + G_ad_loss_LB)
+                    + self.cycle_weight * G_cycle_loss_B + self.recon_weight * G_recon_loss_B)
+        Generator_loss = G_loss_A + G_loss_B
+        Generator_loss.backward()
+        self.G_optim.step()
+        return dict(loss_d=Discriminator_loss.detach(), loss_g=Generator_loss.detach())
+
+
+# ------------------------------------------------- official order, plugin networks
+def official_order_step(model, real: Tensors, optim_wrapper,
+                        weights: Optional[Dict[str, float]] = None) -> Dict[str, torch.Tensor]:
+    """The official loop's order of work on the plugin's own networks and optimizers.
+
+    Unlike ``train_on_batch``: generators run with autograd in the D step (outputs
+    detached), the G step runs full discriminator forwards on the real images and
+    back-propagates into every discriminator parameter (gradients the next D
+    ``zero_grad`` discards), and each generator decodes in three separate calls. A
+    reference that needs no official clone (tests count its ATen calls).
+    """
+    w = weights or OFFICIAL_WEIGHTS
+    gens, dis = model.generators, model.discriminators
+    a, b = model.domains
+    d_opt, g_opt = optim_wrapper['discriminators'], optim_wrapper['generators']
+
+    def mse_to(x, value):
+        return F.mse_loss(x, torch.full_like(x, value))
+
+    d_opt.zero_grad()
+    ra, rb = dis[a](real[a]), dis[b](real[b])
+    fake_b, fake_a = gens[b](ra.z).detach(), gens[a](rb.z).detach()
+    fa, fb = dis[a](fake_a), dis[b](fake_b)
+    loss_d = 0
+    for r, f in ((ra, fa), (rb, fb)):
+        loss_d = loss_d + w['adv'] * sum(mse_to(r[i], 1.) + mse_to(f[i], 0.) for i in (1, 2, 0))
+    loss_d.backward()
+    d_opt.step()
+
+    g_opt.zero_grad()
+    za, zb = dis[a](real[a]).z, dis[b](real[b]).z
+    fa, fb = dis[a](gens[a](zb)), dis[b](gens[b](za))
+    loss_g = 0
+    for d, out, cyc, rec in ((a, fa, gens[a](fb.z), gens[a](za)),
+                             (b, fb, gens[b](fa.z), gens[b](zb))):
+        adv = sum(mse_to(out[i], 1.) for i in (1, 2, 0))
+        loss_g = loss_g + w['adv'] * adv + w['cycle'] * F.l1_loss(cyc, real[d]) \
+            + w['recon'] * F.l1_loss(rec, real[d])
+    loss_g.backward()
+    g_opt.step()
+    return dict(loss_d=loss_d.detach(), loss_g=loss_g.detach())
+
+
+# ------------------------------------------------------------------- plugin side
+def build_plugin_model(arch: dict, cuda_graph: Optional[dict] = None):
+    """A two-domain (A, B) ``NICEGAN`` of the given architecture and its optimizers
+    (the official Adam, as the configs' schedule)."""
+    from mmagic.registry import MODELS
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmagic')
+    cfg = dict(
+        type='NICEGAN',
+        data_preprocessor=dict(type='DataPreprocessor', mean=[127.5] * 3, std=[127.5] * 3,
+                               output_channel_order='RGB'),
+        generator=dict(type='NICEGANGenerator', base_channels=arch['ch'],
+                       num_blocks=arch['n_res'], img_size=arch['img_size'],
+                       light=arch['light']),
+        discriminator=dict(type='NICEGANDiscriminator', base_channels=arch['ch'],
+                           num_layers=arch['n_dis']),
+        default_domain='B', reachable_domains=['A', 'B'], related_domains=['A', 'B'])
+    if cuda_graph is not None:
+        cfg['cuda_graph'] = cuda_graph
+    model = MODELS.build(cfg).train()
+    return model, build_optim_wrapper(model, copy.deepcopy(OFFICIAL_SCHEDULE['optim_wrapper']))
+
+
+def supports_cuda_graph() -> bool:
+    """Whether this version of the plugin has the CUDA-graph train step."""
+    return importlib.util.find_spec('nicegan_plugin.utils.cuda_graph') is not None
+
+
+# ----------------------------------------------------------------------- measuring
+def _tensor_bytes(tensors) -> int:
+    seen, total = set(), 0
+    for t in tensors:
+        if isinstance(t, torch.Tensor) and t.device.type != 'meta':
+            key = (t.untyped_storage().data_ptr(), t.device)
+            if key not in seen:
+                seen.add(key)
+                total += t.untyped_storage().nbytes()
+    return total
+
+
+def _state_tensors(modules: Sequence[nn.Module], optims: Sequence[torch.optim.Optimizer]):
+    for m in modules:
+        yield from m.state_dict(keep_vars=True).values()
+        yield from (p.grad for p in m.parameters() if p.grad is not None)
+    for opt in optims:
+        for state in opt.state.values():
+            yield from (v for v in state.values() if isinstance(v, torch.Tensor))
+
+
+class _RssSampler:
+    """Peak resident set size of this process while a block runs (Linux /proc)."""
+
+    def __init__(self, interval: float = 0.002) -> None:
+        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+
+    @staticmethod
+    def rss() -> int:
+        with open('/proc/self/statm') as f:
+            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.rss())
+            time.sleep(self.interval)
+
+    def __enter__(self) -> '_RssSampler':
+        self.peak = self.rss()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.rss())
+
+
+def _trim_heap() -> None:
+    """Return freed heap pages to the OS so that RSS reflects live memory (glibc)."""
+    gc.collect()
+    try:
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+@dataclass
+class Side:
+    """One contestant: how to run an iteration and what it owns."""
+    name: str
+    step: Callable[[Tensors], Dict[str, torch.Tensor]]
+    modules: List[nn.Module]
+    optims: List[torch.optim.Optimizer]
+    times: List[float] = field(default_factory=list)
+    first_losses: Optional[Dict[str, float]] = None
+    graph_pools: set = field(default_factory=set)
+
+
+@dataclass
+class BenchmarkResult:
+    """Everything measured; :meth:`table` is the human summary."""
+    device: str
+    threads: int
+    arch: dict
+    batch: int
+    iters: int
+    warmup: int
+    ms_per_iter: Dict[str, float]
+    speedup: Dict[str, float]
+    peak_memory_mb: Dict[str, Optional[float]]
+    aten_calls: Dict[str, int]
+    cuda_kernels: Dict[str, Optional[int]]
+    launch_calls: Dict[str, Optional[int]]
+    first_losses: Dict[str, Dict[str, float]]
+    first_loss_rel_diff: Dict[str, float]
+    weights_rel_diff: Dict[str, float]
+    dtype: str
+    notes: List[str]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def table(self) -> str:
+        a = self.arch
+        head = (f'{self.device}, {self.threads} threads, {a["img_size"]} px, ch {a["ch"]}, '
+                f'n_res {a["n_res"]}, n_dis {a["n_dis"]}, {"light" if a["light"] else "full"}, '
+                f'batch {self.batch}; median of {self.iters} iterations after {self.warmup}')
+        cols = f'{"mode":<12}{"ms/iter":>10}{"speed-up":>10}{"peak MB":>10}{"ATen":>8}' \
+               f'{"kernels":>9}{"launches":>10}{"iter-1 loss diff":>18}'
+        lines = [head, cols]
+
+        def fmt(v, spec):
+            return format(v, spec) if v is not None else '-'
+
+        for mode, ms in self.ms_per_iter.items():
+            diff = self.first_loss_rel_diff.get(mode)
+            lines.append(
+                f'{mode:<12}{ms:>10.1f}{"x" + format(self.speedup[mode], ".2f"):>10}'
+                f'{fmt(self.peak_memory_mb.get(mode), ".0f"):>10}'
+                f'{fmt(self.aten_calls.get(mode), "d"):>8}'
+                f'{fmt(self.cuda_kernels.get(mode), "d"):>9}'
+                f'{fmt(self.launch_calls.get(mode), "d"):>10}'
+                f'{(format(diff, ".1e") if diff is not None else "(reference)"):>18}')
+        lines += [f'{mode}: weights after the run differ from the official ones by '
+                  f'{diff:.1e} (max relative, {self.dtype}{_WEIGHTS_NOTE.get(self.dtype, "")})'
+                  for mode, diff in self.weights_rel_diff.items()]
+        lines += [f'note: {n}' for n in self.notes]
+        return '\n'.join(lines)
+
+
+def _count_launches(fn: Callable[[], object]) -> Optional[int]:
+    """Host-side kernel / graph launch calls of one ``fn()`` (CUDA runtime/driver API)."""
+    if not torch.cuda.is_available():
+        return None
+    from torch.profiler import ProfilerActivity, profile
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    return sum(1 for e in prof.events()
+               if e.name.startswith(('cudaLaunch', 'cuLaunch', 'cudaGraphLaunch')))
+
+
+def _graph_pools() -> set:
+    """Ids of the non-default CUDA allocator pools (CUDA-graph private pools)."""
+    try:
+        return {tuple(s['segment_pool_id']) for s in torch.cuda.memory_snapshot()
+                if tuple(s['segment_pool_id']) != (0, 0)}
+    except Exception:  # noqa: BLE001  (older/other allocators: no pool accounting)
+        return set()
+
+
+def _pool_bytes(pools: set) -> int:
+    return sum(s['total_size'] for s in torch.cuda.memory_snapshot()
+               if tuple(s['segment_pool_id']) in pools)
+
+
+def _peak_memory_mb(side: Side, batch: Tensors, device: torch.device) -> Optional[float]:
+    """Peak memory of one iteration of ``side`` (see the module docstring)."""
+    own = _tensor_bytes(_state_tensors(side.modules, side.optims))
+    if device.type == 'cuda':
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        side.step(batch)
+        torch.cuda.synchronize()
+        step = torch.cuda.max_memory_allocated() - before
+        return (step + own + _pool_bytes(side.graph_pools)) / 2**20
+    if not osp.exists('/proc/self/statm'):
+        return None
+    _trim_heap()
+    with _RssSampler() as rss:
+        before = rss.peak
+        side.step(batch)
+    return (rss.peak - before + own) / 2**20
+
+
+def _weights_rel_diff(model: nn.Module, official: OfficialLoop) -> float:
+    """Max over tensors of max |plugin - official| / max |official| (official names)."""
+    ours = plugin_to_official({'state_dict': model.state_dict()}, 'A', 'B')
+    worst = 0.0
+    for name, net in zip(('gen2B', 'gen2A', 'disA', 'disB'), official.modules()):
+        for key, ref in net.state_dict().items():
+            diff = (ours[name][key].to(ref) - ref).abs().max()
+            worst = max(worst, (diff / ref.abs().max().clamp_min(1e-30)).item())
+    return worst
+
+
+def run_benchmark(official_repo: str, device: str = 'cpu', img_size: int = 128, ch: int = 32,
+                  n_res: int = 6, n_dis: int = 7, light: bool = True, batch: int = 1,
+                  iters: int = 5, warmup: int = 1, modes: Optional[Sequence[str]] = None,
+                  seed: int = 0, dtype: torch.dtype = torch.float32,
+                  log: Callable[[str], None] = print) -> BenchmarkResult:
+    """Time the official loop and the plugin's step(s) on the same weights and batches.
+
+    Args:
+        official_repo: local clone of the official NICE-GAN-pytorch repository.
+        device: 'cpu' or 'cuda'.
+        img_size, ch, n_res, n_dis, light, batch: the configuration (paper: 256, 64,
+            6, 7, light, batch 1).
+        iters: timed iterations (median reported); warmup: untimed ones before them
+            (graph modes need their warm-up plus the capture: at least 3).
+        modes: subset of :data:`MODES`; default: official and eager, plus graph and
+            graph_bf16 on CUDA when the plugin has the CUDA-graph step.
+        seed: initial weights and batches.
+        dtype: of networks and batches; float64 checks the numbers (the weights of both
+            sides then agree to ~1e-12 after the run), timings are for float32.
+        log: progress lines.
+    """
+    dev = torch.device(device)
+    if dev.type == 'cuda' and not torch.cuda.is_available():
+        raise RuntimeError('--device cuda: no CUDA device is available')
+    graph_ok = dev.type == 'cuda' and supports_cuda_graph()
+    if modes is None:
+        modes = list(MODES) if graph_ok else ['official', 'eager']
+    unknown = set(modes) - set(MODES)
+    if unknown or 'official' not in modes:
+        raise ValueError(f'modes must include official and be among {MODES}; got {modes}')
+    if any(m.startswith('graph') for m in modes) and not graph_ok:
+        raise ValueError('graph modes need --device cuda and a plugin with the CUDA-graph '
+                         'train step (nicegan_plugin.utils.cuda_graph)')
+    graph_warmup = 2
+    if any(m.startswith('graph') for m in modes):
+        warmup = max(warmup, graph_warmup + 1)
+    arch = dict(ch=ch, n_res=n_res, n_dis=n_dis, img_size=img_size, light=light)
+    networks = load_official_networks(official_repo)
+
+    torch.manual_seed(seed)
+    base, _ = build_plugin_model(arch)
+    init_state = copy.deepcopy(base.state_dict())
+    official_state = plugin_to_official({'state_dict': init_state}, 'A', 'B')
+    official = OfficialLoop(networks, arch, official_state, dev, dtype=dtype)
+    sides = [Side('official', lambda r: official.step(r['A'], r['B']),
+                  official.modules(), official.optimizers())]
+    for mode in modes:
+        if mode == 'official':
+            continue
+        graph = None if mode == 'eager' else dict(
+            enabled=True, warmup_iters=graph_warmup, bf16=mode == 'graph_bf16')
+        model, optim = build_plugin_model(arch, graph)
+        model.load_state_dict(init_state)
+        model.to(dev, dtype)
+
+        def plugin_step(r, model=model, optim=optim):
+            return model.train_on_batch(r, optim)
+        sides.append(Side(mode, plugin_step, [model], [w.optimizer for w in optim.values()]))
+
+    gen = torch.Generator().manual_seed(seed + 1)
+    n_batches = warmup + iters + 3  # + ATen count, kernel count, memory
+    batches = [{d: (torch.rand(batch, 3, img_size, img_size, generator=gen) * 2 - 1).to(dev, dtype)
+                for d in 'AB'} for _ in range(n_batches)]
+
+    def sync() -> None:
+        if dev.type == 'cuda':
+            torch.cuda.synchronize()
+
+    for i in range(warmup + iters):
+        real, last = batches[i], {}
+        order = sides[i % len(sides):] + sides[:i % len(sides)]  # rotate who goes first
+        for side in order:
+            pools = _graph_pools() if dev.type == 'cuda' and side.name.startswith('graph') \
+                else None
+            sync()
+            t0 = time.perf_counter()
+            out = side.step(real)
+            sync()
+            last[side.name] = time.perf_counter() - t0
+            if pools is not None:
+                side.graph_pools |= _graph_pools() - pools
+            if i == 0:
+                side.first_losses = {k: float(out[k]) for k in ('loss_d', 'loss_g')}
+            if i >= warmup:
+                side.times.append(last[side.name])
+        log(f'iteration {i + 1}/{warmup + iters}{" (warm-up)" if i < warmup else ""}: '
+            + ', '.join(f'{s.name} {1e3 * last[s.name]:.0f} ms' for s in sides))
+
+    aten, kernels, launches, memory = {}, {}, {}, {}
+    real = batches[warmup + iters]
+    for side in sides:
+        counter = AtenCallCounter()
+        with counter:
+            side.step(real)
+        aten[side.name] = counter.total
+    real = batches[warmup + iters + 1]
+    for side in sides:
+        kernels[side.name] = count_cuda_kernels(lambda: side.step(real))
+    if dev.type == 'cuda':
+        real = batches[warmup + iters + 2]
+        for side in sides:
+            launches[side.name] = _count_launches(lambda: side.step(real))
+    real = batches[warmup + iters + 2]
+    for side in sides:
+        memory[side.name] = _peak_memory_mb(side, real, dev)
+
+    ms = {s.name: 1e3 * statistics.median(s.times) for s in sides}
+    weights = {s.name: _weights_rel_diff(s.modules[0], official) for s in sides[1:]}
+    ref = sides[0].first_losses
+    diffs = {s.name: max(abs(s.first_losses[k] - ref[k]) / max(abs(ref[k]), 1e-30)
+                         for k in ref) for s in sides[1:]}
+    notes = ['peak MB: one iteration\'s peak above its start plus the side\'s own tensors '
+             + ('(CUDA allocator; graph modes add their private pool)' if dev.type == 'cuda'
+                else '(RSS)'),
+             'ATen: calls per iteration reaching the dispatcher (AtenCallCounter); graph '
+             'modes: host calls of a replay']
+    if dev.type == 'cuda':
+        notes.append('kernels: CUDA kernels executed per iteration; launches: host launch '
+                     'calls (a graph replay is one)')
+    return BenchmarkResult(
+        device=str(dev) if dev.type == 'cpu' else torch.cuda.get_device_name(dev),
+        threads=torch.get_num_threads(), arch=arch, batch=batch, iters=iters, warmup=warmup,
+        ms_per_iter=ms, speedup={k: ms['official'] / v for k, v in ms.items()},
+        peak_memory_mb=memory, aten_calls=aten, cuda_kernels=kernels, launch_calls=launches,
+        first_losses={s.name: s.first_losses for s in sides}, first_loss_rel_diff=diffs,
+        weights_rel_diff=weights, dtype=str(dtype).replace('torch.', ''), notes=notes)
