@@ -1,18 +1,12 @@
-# The toy CycleGAN baseline, tiny and deterministic (no random flip/crop, A and B paired by
-# index, no image pool), with SGD (linear in the gradients): 2 processes x batch 1 must
-# equal 1 process x batch 2, and a missing gradient all-reduce shows at once.
+# The toy CycleGAN baseline, tiny and deterministic (the test pipeline: no random flip or
+# crop; A and B paired by index; no image pool), with SGD (linear in the gradients): 2
+# processes x batch 1 must equal 1 process x batch 2; a missing all-reduce shows at once.
 _base_ = ['../../configs/baselines/cyclegan_lsgan-resnet-in-tiny_1xb4-600iters_toy-day2night.py']
 model = dict(generator=dict(base_channels=8, num_blocks=1),
              discriminator=dict(base_channels=8), buffer_size=0)
-deterministic_pipeline = [
-    dict(type='LoadImageFromFile', key='img_A', color_type='color'),
-    dict(type='LoadImageFromFile', key='img_B', color_type='color'),
-    dict(type='Resize', keys=['img_A', 'img_B'], scale=(64, 64),
-         keep_ratio=False, interpolation='bilinear', backend='pillow'),
-    _base_.key_mapping, _base_.pack_inputs]
 train_dataloader = dict(
     batch_size=1, sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(test_mode=True, pipeline=deterministic_pipeline))
+    dataset=dict(test_mode=True, pipeline=_base_.test_pipeline))
 optim_wrapper = dict(
     generators=dict(optimizer=dict(_delete_=True, type='SGD', lr=0.01)),
     discriminators=dict(optimizer=dict(_delete_=True, type='SGD', lr=0.01)))
