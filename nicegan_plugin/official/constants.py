@@ -5,4 +5,6 @@ OFFICIAL_NETS = ('gen2B', 'gen2A', 'disA', 'disB')
 #: stray buffers the official code's ``thop`` profiling leaves in its state dicts
 THOP_SUFFIXES = ('total_ops', 'total_params')
 #: the official optimizer (``NICE.py``): Adam for both groups, L2 weight decay 1e-4
-OFFICIAL_ADAM = dict(type='Adam', lr=1e-4, betas=(0.5, 0.999), weight_decay=1e-4)
+#: (``foreach``: the same arithmetic in fewer calls, PyTorch's default on CUDA)
+OFFICIAL_ADAM = dict(type='Adam', lr=1e-4, betas=(0.5, 0.999), weight_decay=1e-4,
+                     foreach=True)
