@@ -1,7 +1,9 @@
 # Runtime for NICE-GAN: MMagic's generation runtime (gen_default_runtime.py) with
 # - the distributed backend chosen by the launcher at run time (nccl with GPUs, gloo
 #   without; tools/train.py fills it in when it is None),
-# - a model wrapper that syncs exactly the gradients each update steps.
+# - a model wrapper that syncs exactly the gradients each update steps,
+# - a guard that stops at the first NaN/Inf loss (max_skips=N undoes up to N bad
+#   iterations instead), before anything is logged or saved after it.
 default_scope = 'mmagic'
 custom_imports = dict(imports=['nicegan_plugin'], allow_failed_imports=False)
 randomness = dict(seed=2022, diff_rank_seed=True)
@@ -12,7 +14,8 @@ default_hooks = dict(
     # the paper configs name their FID keys in save_best (rule 'less': lower is better)
     checkpoint=dict(type='NICEGANCheckpointHook', interval=10000, by_epoch=False,
                     max_keep_ckpts=20, save_optimizer=True, save_last=True, rule='less'),
-    sampler_seed=dict(type='DistSamplerSeedHook'))
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    nonfinite=dict(type='NICEGANNonFiniteGuardHook', max_skips=0))
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

@@ -1,0 +1,121 @@
+"""Non-finite guard: a NaN/Inf loss stops training, and non-finite weights are never saved.
+
+GAN training can diverge to NaN (too high an lr, fp16 overflow; official NICE-GAN issue
+#27). Left alone, the run goes on, the checkpoint hook saves NaN weights, ``last_checkpoint``
+points at them and the translations come out black. :class:`NICEGANNonFiniteGuardHook`
+checks the logged loss terms after every iteration (one device sync) and stops with the
+iteration, the terms and the last good checkpoint; ``NICEGANCheckpointHook`` checks the
+weights before each save (:func:`nonfinite_tensors`), and the tools refuse checkpoints
+with non-finite weights. Gradients are not inspected: the model zeroes them inside its
+step; a non-finite gradient shows as non-finite weights at the next save or as non-finite
+losses at the next iteration.
+"""
+import copy
+import os.path as osp
+from typing import Dict, List, Mapping, Optional
+
+import torch
+from mmagic.registry import HOOKS
+from mmengine.dist import all_reduce, get_world_size
+from mmengine.hooks import Hook
+
+from ..utils.model_utils import unwrap
+from .resume import checkpoint_steps
+
+
+class NonFiniteError(RuntimeError):
+    """A loss or a weight became NaN or infinite."""
+
+
+class NonFiniteCheckpointError(NonFiniteError, ValueError):
+    """A checkpoint to load holds NaN/Inf weights (a ValueError like every refused file)."""
+
+
+def nonfinite_tensors(tensors: Mapping[str, torch.Tensor]) -> List[str]:
+    """Names of the floating-point tensors of ``tensors`` holding a NaN or an Inf."""
+    return [k for k, v in tensors.items()
+            if torch.is_tensor(v) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+
+
+def _all_finite(values: List[torch.Tensor]) -> bool:
+    """Whether every value is finite, on every rank (one sync; one all-reduce if distributed)."""
+    flat = [v.detach().float().reshape(-1) for v in values]
+    bad = torch.stack([(~torch.isfinite(v)).any() for v in flat]).any().to(torch.int32) \
+        if flat else torch.zeros((), dtype=torch.int32)
+    if get_world_size() > 1:
+        bad = bad.reshape(1).clone()
+        all_reduce(bad, op='max')
+    return not bool(bad.item())
+
+
+def last_good_checkpoint(runner) -> Optional[str]:
+    """The checkpoint a stopped run can be resumed from: the last one this run saved (or
+    resumed from), else the newest ``iter_N.pth`` in the work dir up to the current
+    iteration, else None."""
+    last = runner.message_hub.get_info('last_ckpt')
+    if last and osp.isfile(last):
+        return last
+    steps = {s: p for s, p in checkpoint_steps(runner.work_dir).items() if s <= runner.iter}
+    return steps[max(steps)] if steps else None
+
+
+@HOOKS.register_module()
+class NICEGANNonFiniteGuardHook(Hook):
+    """Stop training at the first iteration whose loss terms are not all finite.
+
+    Runs before the logger and the checkpoint hook, so nothing is saved after the bad
+    iteration. The error names the iteration, the non-finite terms and the last good
+    checkpoint.
+
+    Args:
+        max_skips: instead of stopping, undo up to this many bad iterations over the run
+            (weights, buffers and optimizer states go back to before the iteration, and
+            training goes on with the next batch); the next one stops. ``0`` (default):
+            stop at the first. Costs a copy of the weights and optimizer states per
+            iteration while skips are left.
+    """
+    priority = 'ABOVE_NORMAL'
+
+    def __init__(self, max_skips: int = 0) -> None:
+        if not isinstance(max_skips, int) or isinstance(max_skips, bool) or max_skips < 0:
+            raise ValueError(f'NICEGANNonFiniteGuardHook: max_skips must be an integer >= 0, '
+                             f'got {max_skips!r}')
+        self.max_skips = max_skips
+        self.skipped: List[int] = []
+        self._snapshot: Optional[tuple] = None
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        if len(self.skipped) < self.max_skips:
+            model = unwrap(runner.model)
+            weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            self._snapshot = (weights, copy.deepcopy(runner.optim_wrapper.state_dict()))
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs: Optional[Dict] = None) -> None:
+        values = {k: v for k, v in (outputs or {}).items()
+                  if torch.is_tensor(v) or isinstance(v, float)}
+        tensors = [torch.as_tensor(v) for v in values.values()]
+        if _all_finite(tensors):
+            return
+        step = runner.iter + 1
+        bad = nonfinite_tensors({k: torch.as_tensor(v) for k, v in values.items()})
+        terms = ', '.join(f'{k}={float(torch.as_tensor(values[k]).float().mean()):g}'
+                          for k in bad[:6]) + (f' (+{len(bad) - 6} more)' if len(bad) > 6 else '')
+        what = f'non-finite loss at iteration {step}: {terms or "on another rank"}'
+        if self._snapshot is not None and len(self.skipped) < self.max_skips:
+            weights, optim_state = self._snapshot
+            if not nonfinite_tensors(weights):
+                unwrap(runner.model).load_state_dict(weights)
+                runner.optim_wrapper.load_state_dict(optim_state)
+                self.skipped.append(step)
+                runner.logger.warning(
+                    f'{what}; iteration undone (weights and optimizer states restored), '
+                    f'skip {len(self.skipped)} of max_skips={self.max_skips}')
+                return
+        last = last_good_checkpoint(runner)
+        skipped = f' after skipping iterations {self.skipped}' if self.skipped else ''
+        raise NonFiniteError(
+            f'{what}{skipped}; training stopped, nothing saved after it. Last good '
+            f'checkpoint: {last or "none (no checkpoint saved yet)"}. Lower the lr or '
+            'check the data, then resume from it (or undo up to N bad iterations instead: '
+            '--cfg-options default_hooks.nonfinite.max_skips=N)')
