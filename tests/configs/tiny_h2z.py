@@ -1,5 +1,6 @@
 # The real horse2zebra config with a tiny model at 64 px and a deterministic pipeline
 # (no random flip/crop, A and B paired by index), so that runs can be compared exactly.
+# Training reads trainA/trainB (pair_by_index replaces the random B image).
 _base_ = ['../../configs/nicegan_h2z.py']
 img_size = 64
 model = dict(
@@ -14,7 +15,7 @@ deterministic_pipeline = [
 train_dataloader = dict(
     batch_size=1, num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(test_mode=True, pipeline=deterministic_pipeline))
+    dataset=dict(pair_by_index=True, pipeline=deterministic_pipeline))
 val_dataloader = dict(num_workers=0, persistent_workers=False,
                       dataset=dict(pipeline=deterministic_pipeline))
 test_dataloader = val_dataloader

@@ -2,7 +2,7 @@
 # Official train transform (per domain, independent randomness):
 #   RandomHorizontalFlip -> Resize((img+30, img+30)) PIL bilinear -> RandomCrop(img).
 # Test: Resize((img, img)). The dataset config appends KeyMapper + PackInputs.
-dataset_type = 'UnpairedImageDataset'
+dataset_type = 'NICEGANUnpairedImageDataset'  # MMagic's, with a start-up data check
 img_size = 256
 load_size = img_size + 30
 train_pipeline = [
