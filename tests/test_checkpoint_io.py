@@ -59,5 +59,5 @@ def test_checkpoint_hook_saves_through_the_atomic_backend(tmp_path, monkeypatch)
     assert [os.path.basename(p) for p in writes] == ['iter_1.pth', 'iter_2.pth']
     work = tmp_path / 'work'
     last = (work / 'last_checkpoint').read_text()
-    assert last.endswith('iter_2.pth') and os.path.isfile(last)
+    assert last == 'iter_2.pth' and os.path.isfile(work / last)  # relative to the work dir
     assert not [n for n in os.listdir(work) if n.startswith('.')], 'temp files left'

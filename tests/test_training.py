@@ -162,8 +162,11 @@ def test_distributed_matches_single_process(tmp_path):
     init = _state(tmp_path / 'single' / 'iter_2.pth')['state_dict']
     moved = max((c1[k] - init[k]).abs().max().item() for k in c1)
     assert moved > 1e-4, 'weights did not move: the comparison would be vacuous'
+    # float32 sums run in another order (batch 2 vs 2 x batch 1) and the GAN updates amplify
+    # that, depending on the images (up to 9e-5 of `moved` measured on the training split);
+    # a wrong reduction changes the updates by 50-100 %
     for k, v in c1.items():
-        torch.testing.assert_close(c2[k], v, rtol=1e-4, atol=1e-5, msg=k)
+        torch.testing.assert_close(c2[k], v, rtol=1e-4, atol=max(1e-5, 1e-3 * moved), msg=k)
     single, dist = _scalars(tmp_path / 'single'), _scalars(tmp_path / 'dist')
     assert len(single) == len(dist) == 4
     for s, d in zip(single, dist):
