@@ -41,7 +41,8 @@ echo "== 1/4 toy data -> $DATA"
 $PY tools/make_toy_dataset.py "$DATA"
 
 echo "== 2/4 training $ITERS iterations (MMagic runner; log with ETA below)"
-$PY tools/train.py "$CONFIG" --work-dir "$WORK_DIR" "${CFG_OPTS[@]}"
+# a second run resumes (a finished run: nothing to train) instead of writing over the first
+$PY tools/train.py "$CONFIG" --work-dir "$WORK_DIR" --resume auto-or-new "${CFG_OPTS[@]}"
 
 CKPT="$WORK_DIR/iter_${ITERS}.pth"
 echo "== 3/4 testing $CKPT"

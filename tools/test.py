@@ -14,8 +14,10 @@ from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import nicegan_plugin  # noqa: F401  (registers the plugin's modules)
+from nicegan_plugin.apis.cli import run_cli
 from nicegan_plugin.apis.translation import translate_test_set
 from nicegan_plugin.engine import NICEGANSaveTranslationsHook
+from nicegan_plugin.engine.config_check import check_config
 from nicegan_plugin.engine.runner_utils import (
     load_config,
     set_local_rank,
@@ -49,6 +51,7 @@ def main() -> None:
         if not osp.isfile(path):
             sys.exit(f'error: {what} file not found: {path}')
     cfg = load_config(args.config, args.launcher, args.cfg_options, args.work_dir)
+    check_config(cfg, training=False)
     cfg.load_from = args.checkpoint
     setup_distributed(cfg, args.launcher)
     os.makedirs(cfg.work_dir, exist_ok=True)
@@ -75,4 +78,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

@@ -5,7 +5,10 @@ Same arguments and behaviour as MMagic's script, plus:
 - ``--amp`` really switches both optimizer wrappers of a GAN config to AMP;
 - ``--cuda-graph`` replays the whole train step as one CUDA graph (``model.cuda_graph``);
 - distributed runs pick ``nccl`` with GPUs and ``gloo`` without, automatically;
-- ``--resume`` takes an optional checkpoint path (default: the latest in work_dir).
+- ``--resume`` takes an optional checkpoint path (default: the latest in work_dir; with
+  nothing to resume it stops, ``--resume auto-or-new`` starts a new run then);
+- the config is checked first (``nicegan_plugin.engine.config_check``); errors are one
+  line, ``--debug`` shows the traceback.
 """
 import argparse
 import os
@@ -13,9 +16,12 @@ import os.path as osp
 import sys
 
 from mmengine.config import DictAction
-from mmengine.runner import Runner, find_latest_checkpoint
+from mmengine.runner import Runner
 
 import nicegan_plugin  # noqa: F401  (registers the plugin's modules)
+from nicegan_plugin.apis.cli import run_cli
+from nicegan_plugin.engine.config_check import check_config
+from nicegan_plugin.engine.resume import resolve_resume
 from nicegan_plugin.engine.runner_utils import (
     enable_amp,
     enable_cuda_graph,
@@ -32,7 +38,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--resume', nargs='?', const='auto', default=None,
-                        help='resume from the latest checkpoint in work_dir, or from PATH')
+                        help='resume from the latest checkpoint in work_dir (stop if there is '
+                        'none; "auto-or-new": start a new run then), or from PATH')
     parser.add_argument('--amp', action='store_true', help='mixed precision training')
     parser.add_argument('--cuda-graph', action='store_true',
                         help='replay the whole train step as one CUDA graph (model.cuda_graph)')
@@ -65,23 +72,19 @@ def main() -> None:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
             sys.exit('error: --auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
-    if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
-    elif args.resume is not None:
-        if not osp.isfile(args.resume):
-            sys.exit(f'error: --resume checkpoint not found: {args.resume}')
-        cfg.resume, cfg.load_from = True, args.resume
+    check_config(cfg)
+    if args.resume is not None:
+        cfg.resume, start = resolve_resume(cfg.work_dir, args.resume)
+        cfg.load_from = start if cfg.resume else cfg.get('load_from')
     setup_distributed(cfg, args.launcher)
     os.makedirs(cfg.work_dir, exist_ok=True)
     runner = Runner.from_cfg(cfg)
-    start = cfg.get('load_from') or (find_latest_checkpoint(cfg.work_dir) if cfg.resume
-                                     else None)
     try:
-        validate_checkpoint(runner, start)
+        validate_checkpoint(runner, cfg.get('load_from'))
     except (ValueError, FileNotFoundError) as err:
         sys.exit(f'error: {err}')
     runner.train()
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

@@ -104,4 +104,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from nicegan_plugin.apis.cli import run_cli
+    run_cli(main)

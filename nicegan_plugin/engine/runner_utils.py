@@ -12,14 +12,17 @@ from mmengine.config import Config
 
 from ..utils.model_utils import unwrap
 from .checkpoint import check_state_dict, read_state_dict
+from .config_check import check_cfg_options
 
 
 def load_config(path: str, launcher: str, cfg_options: Optional[dict],
                 work_dir: Optional[str]) -> Config:
     """``Config.fromfile`` + ``--cfg-options`` + the work dir (CLI > config >
-    ``./work_dirs/<config name>``), as MMagic's tools do."""
+    ``./work_dirs/<config name>``), as MMagic's tools do; option keys of unknown top-level
+    keys are refused (:func:`.config_check.check_cfg_options`)."""
     cfg = Config.fromfile(path)
     cfg.launcher = launcher
+    check_cfg_options(cfg, cfg_options)
     if cfg_options is not None:
         cfg.merge_from_dict(cfg_options)
     if work_dir is not None:
