@@ -1,0 +1,67 @@
+"""``--resume`` semantics: what is resumed, that no run writes over another run's
+checkpoints, ``last_checkpoint`` relative to the work dir, temp files of interrupted saves
+removed at the start, checkpoints written with the process's umask."""
+import os
+import shutil
+import stat
+
+import pytest
+from reliability_helpers import data_check_cache, photo_set, sha256, tiny_runner  # noqa: F401
+
+
+@pytest.fixture(scope='module')
+def photos(tmp_path_factory):
+    return photo_set(str(tmp_path_factory.mktemp('photos')))
+
+
+def _train(work, photos, iters=4, **kw):
+    runner = tiny_runner(work, photos, **{'train_cfg.max_iters': iters,
+                                          'default_hooks.checkpoint.interval': 2}, **kw)
+    runner.train()
+    return runner
+
+
+def test_resume_never_writes_over_work_and_follows_the_work_dir(tmp_path, photos):
+    from nicegan_plugin.engine.resume import (
+        ResumeError,
+        find_resumable_checkpoint,
+        resolve_resume,
+    )
+    work = tmp_path / 'w'
+    work.mkdir()
+    stale = work / '.iter_2.pth.tmp-k3j9x1'  # what an interrupted atomic save leaves
+    stale.write_bytes(b'\0' * 4096)
+    old = os.umask(0o022)
+    try:
+        _train(work, photos)
+    finally:
+        os.umask(old)
+    assert not stale.exists(), 'temp file of an interrupted save not removed'
+    assert stat.S_IMODE(os.stat(work / 'iter_4.pth').st_mode) == 0o644
+    assert (work / 'last_checkpoint').read_text() == 'iter_4.pth'  # relative
+    before = {n: sha256(work / n) for n in ('iter_2.pth', 'iter_4.pth')}
+
+    # a new run in the same work dir stops before it writes anything
+    with pytest.raises(ResumeError, match=r'already holds iter_2\.pth, iter_4\.pth, beyond '
+                       r'iteration 0 where this run starts'):
+        _train(work, photos)
+    # `last_checkpoint` missing, emptied, or naming the files of the original of a copy
+    copy = tmp_path / 'copy'
+    shutil.copytree(work, copy)
+    (copy / 'last_checkpoint').write_text(str(work / 'iter_4.pth'))  # absolute, old style
+    assert find_resumable_checkpoint(str(copy)) == str(copy / 'iter_4.pth')
+    (copy / 'last_checkpoint').write_text('')
+    assert find_resumable_checkpoint(str(copy)) == str(copy / 'iter_4.pth')
+    os.remove(work / 'last_checkpoint')
+    assert resolve_resume(str(work), 'auto') == (True, str(work / 'iter_4.pth'))
+    # MMEngine's own auto-resume (resume=True, no load_from), as MMagic's tools use it
+    runner = _train(work, photos, iters=6, resume=True)
+    assert runner.iter == 6 and (work / 'iter_6.pth').is_file()
+    assert {n: sha256(work / n) for n in before} == before
+
+    empty = tmp_path / 'empty'
+    with pytest.raises(ResumeError, match='nothing to resume in .*auto-or-new'):
+        resolve_resume(str(empty), 'auto')
+    assert resolve_resume(str(empty), 'auto-or-new') == (False, None)
+    with pytest.raises(ResumeError, match='checkpoint not found'):
+        resolve_resume(str(empty), str(empty / 'iter_9.pth'))
