@@ -9,14 +9,13 @@ import os
 import os.path as osp
 import sys
 
-import mmengine
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import nicegan_plugin  # noqa: F401  (registers the plugin's modules)
 from nicegan_plugin.apis.cli import run_cli
 from nicegan_plugin.apis.translation import translate_test_set
-from nicegan_plugin.engine import NICEGANSaveTranslationsHook
+from nicegan_plugin.engine import NICEGANDumpMetricsHook, NICEGANSaveTranslationsHook
 from nicegan_plugin.engine.config_check import check_config
 from nicegan_plugin.engine.runner_utils import (
     load_config,
@@ -65,11 +64,8 @@ def main() -> None:
     if not args.no_save_images:
         saver = NICEGANSaveTranslationsHook(out_dir='translations')
         runner.register_hook(saver)
-    metrics = runner.test()
-    if runner.rank == 0:
-        mmengine.dump({k: float(v) if hasattr(v, '__float__') else v
-                       for k, v in (metrics or {}).items()}, out, indent=2)
-        runner.logger.info(f'metrics written to {out}')
+    runner.register_hook(NICEGANDumpMetricsHook(out_file=out), 'LOWEST')
+    runner.test()
     if saver is not None and not cfg.test_evaluator.get('metrics'):
         # MMagic's MultiTestLoop only iterates the data its metrics sample; with no
         # metric configured, translate the test set in one plain pass instead.

@@ -23,8 +23,8 @@ import cv2
 import numpy as np
 import torch
 import torch.nn as nn
-from mmengine.hooks import Hook
 
+from ..engine.metrics_dump import NICEGANDumpMetricsHook
 from ..engine.runner_utils import validate_checkpoint
 from ..utils.image_io import collect_images, read_rgb, resize_rgb, save_rgb
 from ..utils.model_io import ModelIO
@@ -98,21 +98,11 @@ def evaluate_config(config: str, checkpoint: str, data_root: str, work_dir: str,
                f'{time.strftime("%Y%m%d_%H%M%S")}_{os.getpid()}')
     runner = Runner.from_cfg(cfg)
     validate_checkpoint(runner, checkpoint)
-    recorder = _MetricsRecorder()
+    recorder = NICEGANDumpMetricsHook()
     runner.register_hook(recorder, priority='LOWEST')
     runner.test()  # MMagic's MultiTestLoop returns None: metrics come through the hook
     return {name: float(recorder.metrics[key]) for key, name in wanted.items()
             if key in recorder.metrics}
-
-
-class _MetricsRecorder(Hook):
-    """Keeps the metrics of the last test epoch."""
-
-    def __init__(self) -> None:
-        self.metrics: Dict[str, float] = {}
-
-    def after_test_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:
-        self.metrics = dict(metrics or {})
 
 
 def other_domain_of(domains: Sequence[str], domain: str) -> str:
