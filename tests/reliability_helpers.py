@@ -1,4 +1,4 @@
-"""Helpers of the tests/test_reliability_*.py files: a tiny runner on real photos."""
+"""Helpers of the tests/engine/test_reliability_*.py files: a tiny runner on real photos."""
 import hashlib
 import itertools
 import os

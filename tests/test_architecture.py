@@ -1,5 +1,6 @@
 """The package's layering (docs/architecture.md) holds: imports point down only, tools are
-thin CLIs without ``sys.path`` edits, tests import neither tools nor other tests."""
+thin CLIs without ``sys.path`` edits, tests import neither tools nor other tests, and test
+files sit in folders named like the package's parts."""
 import ast
 import os
 import os.path as osp
@@ -72,15 +73,27 @@ def test_tools_are_thin_and_tests_import_no_tools():
             text = open(osp.join(ROOT, 'tools', name)).read()
             if 'sys.path' in text:
                 offenders.append(f'tools/{name} edits sys.path')
-    for name in os.listdir(osp.join(ROOT, 'tests')):
-        if name.endswith('.py'):
-            tree = ast.parse(open(osp.join(ROOT, 'tests', name)).read())
+    for root, _, files in os.walk(osp.join(ROOT, 'tests')):
+        for name in files:
+            if not name.endswith('.py'):
+                continue
+            path = osp.join(root, name)
+            rel = osp.relpath(path, ROOT)
+            text = open(path).read()
+            tree = ast.parse(text)
             for node in ast.walk(tree):
                 mod = node.module if isinstance(node, ast.ImportFrom) else None
-                if mod and mod.startswith('test_'):
-                    offenders.append(f'tests/{name} imports test module {mod}')
-                if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
-                        'spec_from_file_location' in ast.unparse(tree) and \
-                        node.value.endswith('.py') and 'tools' in node.value:
-                    offenders.append(f'tests/{name} loads a tool by file path')
+                if mod and mod.split('.')[0].startswith('test_'):
+                    offenders.append(f'{rel} imports test module {mod}')
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call) and getattr(node.func, 'attr', None) in (
+                        'spec_from_file_location', 'run_path'):
+                    offenders.append(f'{rel} loads a module by file path')
     assert not offenders, '\n'.join(offenders)
+
+
+def test_test_folders_mirror_the_package():
+    """Every test folder names a part of the package (tests/<part>/test_*.py)."""
+    folders = [d for d in os.listdir(osp.join(ROOT, 'tests'))
+               if osp.isdir(osp.join(ROOT, 'tests', d)) and d not in ('configs', '__pycache__')]
+    assert folders and all(d in LAYERS for d in folders), folders

@@ -8,7 +8,7 @@
 #
 # Runs everything through the GPU kit (.gpu/run.sh; copied from $NICEGAN_GPU_KIT, shared/gpu
 # or ../shared/gpu when missing, see ../shared/gpu/README.md):
-#   1. tests/test_cuda_graph.py + tests/test_schedule.py: deterministic graphed == eager bit
+#   1. tests/models/test_cuda_graph.py + tests/engine/test_schedule.py: deterministic graphed == eager bit
 #      for bit (fp32 and bf16; weights, Adam state, SN vectors, losses), the lr the replayed
 #      step uses, capture-failure / other-shape / AMP fallbacks, checkpoints and resume
 #      across modes (graphed -> graphed exact, graphed -> eager, eager -> graphed);
@@ -52,9 +52,9 @@ step() {  # step NAME TIMEOUT_S LOGFILE CMD...: run, record status and seconds
 # 1. CUDA tests (CPU ones too: cheap here); the light64 bf16 measurement needs the fixtures
 DESELECT=()
 [[ -d "$NICEGAN_SHARED/fixtures/official_parity/light64" ]] || \
-  DESELECT=(--deselect tests/test_cuda_graph.py::test_bf16_autocast_effect_on_the_light64_losses)
+  DESELECT=(--deselect tests/models/test_cuda_graph.py::test_bf16_autocast_effect_on_the_light64_losses)
 step "pytest cuda graph + schedule" 180 "$OUT/pytest.log" "${RUN[@]}" python -m pytest \
-  tests/test_cuda_graph.py tests/test_schedule.py -q -s -rs -p no:cacheprovider ${DESELECT[@]+"${DESELECT[@]}"}
+  tests/models/test_cuda_graph.py tests/engine/test_schedule.py -q -s -rs -p no:cacheprovider ${DESELECT[@]+"${DESELECT[@]}"}
 
 # 2. the real training tool at the paper config, three modes
 DATA="$OUT/toy256"

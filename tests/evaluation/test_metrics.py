@@ -1,7 +1,7 @@
 """FID / KID: estimators against independent implementations, offline Inception loading,
 feature caches, and end-to-end evaluations (MMagic Evaluator with the NICE-GAN model;
 folder evaluation) with a randomly initialised FID Inception saved to a temporary file. CPU,
-no network. The real weights: tests/test_evaluation_inception.py."""
+no network. The real weights: tests/evaluation/test_evaluation_inception.py."""
 import math
 import os
 import os.path as osp
