@@ -130,6 +130,7 @@ def test_split_reductions_make_onnxruntime_reductions_accurate():
         initializer=[axes, hw])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 18)])
     assert split_reductions(model) == 3
+    assert not {'axes', 'hw'} & {t.name for t in model.graph.initializer}  # now unused
     assert [n.op_type for n in model.graph.node] == ['ReduceMean'] * 3 + ['ReduceSum'] * 2 + \
         ['ReduceMean'] * 2
     x = np.maximum(np.random.RandomState(0).randn(1, 64, 256, 256), 0) + 0.5

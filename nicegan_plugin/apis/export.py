@@ -218,7 +218,8 @@ def model_backend(model: nn.Module, backend: str, direction: str = 'a2b',
                   heatmap: bool = False, folder: Optional[str] = None) -> TranslatorBackend:
     """A backend for a loaded model: ``'pytorch'`` runs it in-process; ``'onnxruntime'``
     / ``'torchscript'`` export it (dynamic size for light models, not verified) into
-    ``folder`` (default: a temporary folder, removed at exit) and open the file."""
+    ``folder`` (default: a temporary folder, removed at exit) and open the file
+    (TorchScript on the model's device, onnxruntime on CPU)."""
     if backend == 'pytorch':
         return pytorch_backend(model, direction, heatmap)
     if backend not in FORMAT_BACKENDS.values():
@@ -233,7 +234,7 @@ def model_backend(model: nn.Module, backend: str, direction: str = 'a2b',
     fmt = 'onnx' if backend == 'onnxruntime' else 'torchscript'
     path = osp.join(folder, f'translator_{direction}.{fmt}')
     export_translator(model, path, direction, fmt, heatmap, dynamic_size=True, verify=False)
-    return open_translator(path, backend)
+    return open_translator(path, backend, str(model_device(model)))
 
 
 # --------------------------------------------------------------------- export
@@ -264,7 +265,7 @@ def split_reductions(model) -> int:
     for n in graph.node:
         if n.op_type == 'Constant' and n.attribute and n.attribute[0].name == 'value':
             consts[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
-    nodes, count = [], 0
+    nodes, count, replaced = [], 0, set()
     for node in graph.node:
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         axes, as_input = None, True
@@ -291,8 +292,13 @@ def split_reductions(model) -> int:
                 nodes.append(helper.make_node(op, [current], [out], axes=[axis], **attrs))
             current = out
         count += 1
+        replaced.update(node.input[1:])
     del graph.node[:]
     graph.node.extend(nodes)
+    used = {name for n in graph.node for name in n.input}
+    unused = [t for t in graph.initializer if t.name in replaced and t.name not in used]
+    for t in unused:  # axes tensors only the rewritten nodes read
+        graph.initializer.remove(t)
     onnx.checker.check_model(model)
     return count
 
