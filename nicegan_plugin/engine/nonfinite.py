@@ -59,6 +59,31 @@ def last_good_checkpoint(runner) -> Optional[str]:
     return steps[max(steps)] if steps else None
 
 
+def _optimizer_states(optim_wrapper) -> list:
+    """``[(optimizer, {param: {key: copy}})]`` of every optimizer of ``optim_wrapper``."""
+    wrappers = getattr(optim_wrapper, 'optim_wrappers', None) or {'': optim_wrapper}
+    return [(w.optimizer, {p: {k: v.detach().clone() if torch.is_tensor(v) else copy.deepcopy(v)
+                               for k, v in state.items()}
+                           for p, state in w.optimizer.state.items()})
+            for w in wrappers.values()]
+
+
+def _restore_optimizer_states(snapshot: list) -> None:
+    """Put back :func:`_optimizer_states`' copies, into the existing tensors where possible
+    (a captured CUDA graph keeps pointing at them)."""
+    for optimizer, saved in snapshot:
+        for param in [p for p in optimizer.state if p not in saved]:
+            del optimizer.state[param]
+        for param, state in saved.items():
+            current = optimizer.state[param]
+            for key, value in state.items():
+                old = current.get(key)
+                if torch.is_tensor(value) and torch.is_tensor(old) and old.shape == value.shape:
+                    old.copy_(value)
+                else:
+                    current[key] = value.clone() if torch.is_tensor(value) else value
+
+
 @HOOKS.register_module()
 class NICEGANNonFiniteGuardHook(Hook):
     """Stop training at the first iteration whose loss terms are not all finite.
@@ -88,7 +113,7 @@ class NICEGANNonFiniteGuardHook(Hook):
         if len(self.skipped) < self.max_skips:
             model = unwrap(runner.model)
             weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            self._snapshot = (weights, copy.deepcopy(runner.optim_wrapper.state_dict()))
+            self._snapshot = (weights, _optimizer_states(runner.optim_wrapper))
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs: Optional[Dict] = None) -> None:
@@ -105,8 +130,8 @@ class NICEGANNonFiniteGuardHook(Hook):
         if self._snapshot is not None and len(self.skipped) < self.max_skips:
             weights, optim_state = self._snapshot
             if not nonfinite_tensors(weights):
-                unwrap(runner.model).load_state_dict(weights)
-                runner.optim_wrapper.load_state_dict(optim_state)
+                unwrap(runner.model).load_state_dict(weights)  # copies in place
+                _restore_optimizer_states(optim_state)
                 self.skipped.append(step)
                 runner.logger.warning(
                     f'{what}; iteration undone (weights and optimizer states restored), '
