@@ -8,7 +8,7 @@ plugin's CUDA-graph step in fp32 and bf16): ms/iteration, peak memory, ATen call
 CUDA kernels per iteration, and the first iteration's losses against the official ones.
 See nicegan_plugin/apis/benchmark.py.
 
-Usage: python tools/benchmark.py --official-repo PATH [--device cpu|cuda]
+Usage: python tools/benchmark.py [--official-repo PATH] [--device cpu|cuda]
            [--img-size 256 --ch 64 --n-res 6 --n-dis 7] [--full] [--batch 1]
            [--iters 5 --warmup 1] [--modes official eager graph graph_bf16]
            [--float64] [--threads N] [--json OUT]
@@ -23,8 +23,10 @@ from nicegan_plugin.apis.cli import run_cli
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--official-repo', required=True,
-                        help='local clone of github.com/alpc91/NICE-GAN-pytorch')
+    parser.add_argument('--official-repo', default=None,
+                        help='local clone of github.com/alpc91/NICE-GAN-pytorch (without it '
+                        'the reference is the official order of work on the plugin\'s '
+                        'networks)')
     parser.add_argument('--device', default=None, choices=['cpu', 'cuda'],
                         help='default: cuda if available')
     parser.add_argument('--img-size', type=int, default=128)

@@ -42,8 +42,10 @@ from ..official.parity import OFFICIAL_SCHEDULE
 from ..utils.profiling import AtenCallCounter, count_cuda_kernels
 
 Tensors = Dict[str, torch.Tensor]
-_WEIGHTS_NOTE = {'float32': ': Adam\'s first, sign-like steps turn rounding in near-zero '
-                            'gradients into lr-sized differences; --float64 compares exactly'}
+_WEIGHTS_NOTE = {'float32': ': Adam\'s steps are about lr whatever the gradient\'s size, so '
+                            'rounding in near-zero gradients gives lr-sized differences; '
+                            '--float64 compares exactly'}
+OFFICIAL_LR = 1e-4
 MODES = ('official', 'eager', 'graph', 'graph_bf16')
 #: official loss weights (``main.py`` defaults): adv 1, cycle 10, recon 10
 OFFICIAL_WEIGHTS = dict(adv=1.0, cycle=10.0, recon=10.0)
@@ -329,6 +331,7 @@ class Side:
     modules: List[nn.Module]
     optims: List[torch.optim.Optimizer]
     times: List[float] = field(default_factory=list)
+    cpu_times: List[float] = field(default_factory=list)
     first_losses: Optional[Dict[str, float]] = None
     graph_pools: set = field(default_factory=set)
 
@@ -343,6 +346,7 @@ class BenchmarkResult:
     iters: int
     warmup: int
     ms_per_iter: Dict[str, float]
+    cpu_ms_per_iter: Dict[str, float]
     speedup: Dict[str, float]
     peak_memory_mb: Dict[str, Optional[float]]
     aten_calls: Dict[str, int]
@@ -350,7 +354,7 @@ class BenchmarkResult:
     launch_calls: Dict[str, Optional[int]]
     first_losses: Dict[str, Dict[str, float]]
     first_loss_rel_diff: Dict[str, float]
-    weights_rel_diff: Dict[str, float]
+    weights_diff: Dict[str, Dict[str, float]]
     dtype: str
     notes: List[str]
 
@@ -362,7 +366,8 @@ class BenchmarkResult:
         head = (f'{self.device}, {self.threads} threads, {a["img_size"]} px, ch {a["ch"]}, '
                 f'n_res {a["n_res"]}, n_dis {a["n_dis"]}, {"light" if a["light"] else "full"}, '
                 f'batch {self.batch}; median of {self.iters} iterations after {self.warmup}')
-        cols = f'{"mode":<12}{"ms/iter":>10}{"speed-up":>10}{"peak MB":>10}{"ATen":>8}' \
+        cols = f'{"mode":<15}{"ms/iter":>10}{"speed-up":>10}{"CPU ms":>10}{"peak MB":>9}' \
+               f'{"ATen":>7}' \
                f'{"kernels":>9}{"launches":>10}{"iter-1 loss diff":>18}'
         lines = [head, cols]
 
@@ -372,15 +377,18 @@ class BenchmarkResult:
         for mode, ms in self.ms_per_iter.items():
             diff = self.first_loss_rel_diff.get(mode)
             lines.append(
-                f'{mode:<12}{ms:>10.1f}{"x" + format(self.speedup[mode], ".2f"):>10}'
-                f'{fmt(self.peak_memory_mb.get(mode), ".0f"):>10}'
-                f'{fmt(self.aten_calls.get(mode), "d"):>8}'
+                f'{mode:<15}{ms:>10.1f}{"x" + format(self.speedup[mode], ".2f"):>10}'
+                f'{self.cpu_ms_per_iter[mode]:>10.0f}'
+                f'{fmt(self.peak_memory_mb.get(mode), ".0f"):>9}'
+                f'{fmt(self.aten_calls.get(mode), "d"):>7}'
                 f'{fmt(self.cuda_kernels.get(mode), "d"):>9}'
                 f'{fmt(self.launch_calls.get(mode), "d"):>10}'
                 f'{(format(diff, ".1e") if diff is not None else "(reference)"):>18}')
-        lines += [f'{mode}: weights after the run differ from the official ones by '
-                  f'{diff:.1e} (max relative, {self.dtype}{_WEIGHTS_NOTE.get(self.dtype, "")})'
-                  for mode, diff in self.weights_rel_diff.items()]
+        ref = next(iter(self.ms_per_iter))
+        lines += [f'{mode}: weights after the run differ from {ref}\'s by at most '
+                  f'{d["abs"]:.1e} ({d["abs"] / OFFICIAL_LR:.1f} x lr; {d["rel"]:.1e} of the '
+                  f'tensor\'s largest value; {self.dtype}{_WEIGHTS_NOTE.get(self.dtype, "")})'
+                  for mode, d in self.weights_diff.items()]
         lines += [f'note: {n}' for n in self.notes]
         return '\n'.join(lines)
 
@@ -432,26 +440,38 @@ def _peak_memory_mb(side: Side, batch: Tensors, device: torch.device) -> Optiona
     return (rss.peak - before + own) / 2**20
 
 
-def _weights_rel_diff(model: nn.Module, official: OfficialLoop) -> float:
-    """Max over tensors of max |plugin - official| / max |official| (official names)."""
-    ours = plugin_to_official({'state_dict': model.state_dict()}, 'A', 'B')
-    worst = 0.0
-    for name, net in zip(('gen2B', 'gen2A', 'disA', 'disB'), official.modules()):
-        for key, ref in net.state_dict().items():
-            diff = (ours[name][key].to(ref) - ref).abs().max()
-            worst = max(worst, (diff / ref.abs().max().clamp_min(1e-30)).item())
+def _official_state(side: Side) -> Dict[str, dict]:
+    """``{'gen2B', 'gen2A', 'disA', 'disB'}`` state dicts of a side (official names)."""
+    if hasattr(side.modules[0], 'generators'):  # a plugin model
+        state = plugin_to_official({'state_dict': side.modules[0].state_dict()}, 'A', 'B')
+        return {n: state[n] for n in ('gen2B', 'gen2A', 'disA', 'disB')}
+    return {n: m.state_dict() for n, m in zip(('gen2B', 'gen2A', 'disA', 'disB'), side.modules)}
+
+
+def _weights_diff(side: Side, reference: Side) -> Dict[str, float]:
+    """Max over tensors of max |side - reference| (``abs``) and of that over
+    max |reference| (``rel``)."""
+    ours, theirs = _official_state(side), _official_state(reference)
+    worst = dict(abs=0.0, rel=0.0)
+    for name, state in theirs.items():
+        for key, ref in state.items():
+            diff = (ours[name][key].to(ref) - ref).abs().max().item()
+            worst['abs'] = max(worst['abs'], diff)
+            worst['rel'] = max(worst['rel'], diff / max(ref.abs().max().item(), 1e-30))
     return worst
 
 
-def run_benchmark(official_repo: str, device: str = 'cpu', img_size: int = 128, ch: int = 32,
-                  n_res: int = 6, n_dis: int = 7, light: bool = True, batch: int = 1,
+def run_benchmark(official_repo: Optional[str], device: str = 'cpu', img_size: int = 128,
+                  ch: int = 32, n_res: int = 6, n_dis: int = 7, light: bool = True, batch: int = 1,
                   iters: int = 5, warmup: int = 1, modes: Optional[Sequence[str]] = None,
                   seed: int = 0, dtype: torch.dtype = torch.float32,
                   log: Callable[[str], None] = print) -> BenchmarkResult:
     """Time the official loop and the plugin's step(s) on the same weights and batches.
 
     Args:
-        official_repo: local clone of the official NICE-GAN-pytorch repository.
+        official_repo: local clone of the official NICE-GAN-pytorch repository;
+            ``None``: the reference is :func:`official_order_step` on the plugin's
+            networks ('official order'), e.g. where no clone is at hand.
         device: 'cpu' or 'cuda'.
         img_size, ch, n_res, n_dis, light, batch: the configuration (paper: 256, 64,
             6, 7, light, batch 1).
@@ -480,15 +500,20 @@ def run_benchmark(official_repo: str, device: str = 'cpu', img_size: int = 128, 
     if any(m.startswith('graph') for m in modes):
         warmup = max(warmup, graph_warmup + 1)
     arch = dict(ch=ch, n_res=n_res, n_dis=n_dis, img_size=img_size, light=light)
-    networks = load_official_networks(official_repo)
+    networks = load_official_networks(official_repo) if official_repo else None
 
     torch.manual_seed(seed)
-    base, _ = build_plugin_model(arch)
+    base, base_optim = build_plugin_model(arch)
     init_state = copy.deepcopy(base.state_dict())
-    official_state = plugin_to_official({'state_dict': init_state}, 'A', 'B')
-    official = OfficialLoop(networks, arch, official_state, dev, dtype=dtype)
-    sides = [Side('official', lambda r: official.step(r['A'], r['B']),
-                  official.modules(), official.optimizers())]
+    if networks is not None:
+        official_state = plugin_to_official({'state_dict': init_state}, 'A', 'B')
+        official = OfficialLoop(networks, arch, official_state, dev, dtype=dtype)
+        sides = [Side('official', lambda r: official.step(r['A'], r['B']),
+                      official.modules(), official.optimizers())]
+    else:
+        base.to(dev, dtype)
+        sides = [Side('official order', lambda r: official_order_step(base, r, base_optim),
+                      [base], [w.optimizer for w in base_optim.values()])]
     for mode in modes:
         if mode == 'official':
             continue
@@ -518,16 +543,18 @@ def run_benchmark(official_repo: str, device: str = 'cpu', img_size: int = 128, 
             pools = _graph_pools() if dev.type == 'cuda' and side.name.startswith('graph') \
                 else None
             sync()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             out = side.step(real)
             sync()
             last[side.name] = time.perf_counter() - t0
+            cpu = time.process_time() - c0
             if pools is not None:
                 side.graph_pools |= _graph_pools() - pools
             if i == 0:
                 side.first_losses = {k: float(out[k]) for k in ('loss_d', 'loss_g')}
             if i >= warmup:
                 side.times.append(last[side.name])
+                side.cpu_times.append(cpu)
         log(f'iteration {i + 1}/{warmup + iters}{" (warm-up)" if i < warmup else ""}: '
             + ', '.join(f'{s.name} {1e3 * last[s.name]:.0f} ms' for s in sides))
 
@@ -550,11 +577,16 @@ def run_benchmark(official_repo: str, device: str = 'cpu', img_size: int = 128, 
         memory[side.name] = _peak_memory_mb(side, real, dev)
 
     ms = {s.name: 1e3 * statistics.median(s.times) for s in sides}
-    weights = {s.name: _weights_rel_diff(s.modules[0], official) for s in sides[1:]}
+    weights = {s.name: _weights_diff(s, sides[0]) for s in sides[1:]}
     ref = sides[0].first_losses
     diffs = {s.name: max(abs(s.first_losses[k] - ref[k]) / max(abs(ref[k]), 1e-30)
                          for k in ref) for s in sides[1:]}
-    notes = ['peak MB: one iteration\'s peak above its start plus the side\'s own tensors '
+    notes = [] if networks is not None else [
+        'no --official-repo: the reference is the official loop\'s order of work on the '
+        'plugin\'s networks, not the official code']
+    notes += ['ms/iter: wall-clock median; CPU ms: median process CPU time (all threads) '
+              'of an iteration, less sensitive to other load on the machine',
+              'peak MB: one iteration\'s peak above its start plus the side\'s own tensors '
              + ('(CUDA allocator; graph modes add their private pool)' if dev.type == 'cuda'
                 else '(RSS)'),
              'ATen: calls per iteration reaching the dispatcher (AtenCallCounter); graph '
@@ -565,7 +597,9 @@ def run_benchmark(official_repo: str, device: str = 'cpu', img_size: int = 128, 
     return BenchmarkResult(
         device=str(dev) if dev.type == 'cpu' else torch.cuda.get_device_name(dev),
         threads=torch.get_num_threads(), arch=arch, batch=batch, iters=iters, warmup=warmup,
-        ms_per_iter=ms, speedup={k: ms['official'] / v for k, v in ms.items()},
+        ms_per_iter=ms,
+        cpu_ms_per_iter={s.name: 1e3 * statistics.median(s.cpu_times) for s in sides},
+        speedup={k: ms[sides[0].name] / v for k, v in ms.items()},
         peak_memory_mb=memory, aten_calls=aten, cuda_kernels=kernels, launch_calls=launches,
         first_losses={s.name: s.first_losses for s in sides}, first_loss_rel_diff=diffs,
-        weights_rel_diff=weights, dtype=str(dtype).replace('torch.', ''), notes=notes)
+        weights_diff=weights, dtype=str(dtype).replace('torch.', ''), notes=notes)
