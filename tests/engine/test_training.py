@@ -112,7 +112,9 @@ def test_resume_is_exact(tmp_path):
     """Stop after 3 of 6 iterations, resume: same weights, Adam state, lr, SN buffers."""
     from mmengine.hooks import Hook
     data = write_image_set(str(tmp_path / 'data'), n_a=5, n_b=6, size=72)
+    # no validation: the toy config's FID/KID expect its own 8 + 8 test images
     common = {'train_cfg.max_iters': 6, 'default_hooks.checkpoint.interval': 3,
+              'default_hooks.checkpoint.save_best': None, 'val_evaluator.metrics': [],
               'custom_hooks': [], 'train_dataloader.batch_size': 2}
 
     class StopAt3(Hook):
