@@ -182,6 +182,7 @@ def test_other_registered_modules_with_the_same_interface():
     """generator/discriminator configs may name any module with the documented interface."""
     import torch.nn as nn
     from mmagic.registry import MODELS
+
     from nicegan_plugin.models import NICEGANDiscriminator
 
     @MODELS.register_module(force=True)
