@@ -35,11 +35,31 @@ from .functional import feature_stats, fid_from_features, frechet_distance, kid_
 from .inception import inception_features, load_inception
 
 
+def domain_test_counts(model: nn.Module, dataset, fake_key: Optional[str],
+                       prefix: Optional[str]) -> Tuple[int, int]:
+    """(source, target) image counts of an unpaired test set for ``fake_<target>``, for
+    metrics configured with ``fake_nums=-1`` (one fake per source test image).
+
+    The configs map folder A to the model's first domain (``KeyMapper``), as MMagic's do.
+    """
+    domains = list(getattr(model, 'domains', None) or getattr(model, '_reachable_domains', []))
+    if not hasattr(dataset, 'len_a') or len(domains) != 2 or not fake_key or \
+            not fake_key.startswith('fake_') or fake_key[5:] not in domains:
+        raise ValueError(f'{prefix}: fake_nums=-1 needs an unpaired test set (testA/testB) and '
+                         f"fake_key='fake_<domain>' of a two-domain model; set fake_nums and "
+                         'real_nums to the test-set sizes instead')
+    counts = {domains[0]: dataset.len_a, domains[1]: dataset.len_b}
+    target = fake_key[5:]
+    source = domains[1] if target == domains[0] else domains[0]
+    return counts[source], counts[target]
+
+
 class _OfflineInceptionMetric(TransFID):
     """TransFID machinery with a local Inception and shared real/fake features.
 
     Args (``TransFID``'s, in its order):
-        fake_nums: number of translated images used (from the val/test dataloader).
+        fake_nums: number of translated images used (from the val/test dataloader); -1:
+            one per test image of the source domain, counted at run time.
         real_nums: number of real dataset items used; -1 = ``len(dataset)``. For an unpaired
             test set ``len = max(n_A, n_B)``, so pass the target domain's test-set size to
             use each real image exactly once.
@@ -79,6 +99,11 @@ class _OfflineInceptionMetric(TransFID):
             module = module.module
         self.data_preprocessor = module.data_preprocessor
         self.device = module.data_preprocessor.device
+        if self.fake_nums == -1:
+            self.fake_nums, n_target = domain_test_counts(module, dataloader.dataset,
+                                                          self.fake_key, self.prefix)
+            if self.real_nums == -1:
+                self.real_nums = n_target
         self.inception.to(self.device).eval()
         state = real_features(dataloader, module.data_preprocessor, self.real_key or 'img',
                               self.real_nums, self.weights_id, self.forward_inception,
