@@ -8,6 +8,7 @@ would give it (0666 minus the process umask), not ``mkstemp``'s 0600.
 import io
 import os
 import os.path as osp
+import re
 import tempfile
 from typing import Any, Union
 
@@ -51,9 +52,15 @@ def atomic_torch_save(obj: Any, path: Union[str, os.PathLike]) -> None:
     atomic_write(path, buffer.getvalue())
 
 
+#: temporary checkpoint files of the first release (``.iter_N.pth.<8 random characters>``)
+_LEGACY_CHECKPOINT_TEMP = re.compile(r'^\.[^/]+\.pth\.[A-Za-z0-9_]{8}$')
+
+
 def is_temp_file(name: str) -> bool:
-    """Whether ``name`` (a base name) is a temporary file left by :func:`atomic_write`."""
-    return name.startswith(TEMP_PREFIX) and TEMP_TAG in name
+    """Whether ``name`` (a base name) is a temporary file left by :func:`atomic_write`
+    (or by the first release's atomic checkpoint writes)."""
+    return (name.startswith(TEMP_PREFIX) and TEMP_TAG in name) or \
+        bool(_LEGACY_CHECKPOINT_TEMP.match(name))
 
 
 def remove_stale_temp_files(folder: str) -> list:

@@ -31,12 +31,18 @@ def test_resume_never_writes_over_work_and_follows_the_work_dir(tmp_path, photos
     work.mkdir()
     stale = work / '.iter_2.pth.tmp-k3j9x1'  # what an interrupted atomic save leaves
     stale.write_bytes(b'\0' * 4096)
+    legacy = work / '.iter_2.pth.x7kq3_ab'  # the same, from the first release's writes
+    legacy.write_bytes(b'\0' * 4096)
+    kept = work / '.notes'  # any other hidden file stays
+    kept.write_bytes(b'mine')
     old = os.umask(0o022)
     try:
         _train(work, photos)
     finally:
         os.umask(old)
     assert not stale.exists(), 'temp file of an interrupted save not removed'
+    assert not legacy.exists(), 'temp file of an interrupted first-release save not removed'
+    assert kept.read_bytes() == b'mine'
     assert stat.S_IMODE(os.stat(work / 'iter_4.pth').st_mode) == 0o644
     assert (work / 'last_checkpoint').read_text() == 'iter_4.pth'  # relative
     before = {n: sha256(work / n) for n in ('iter_2.pth', 'iter_4.pth')}
