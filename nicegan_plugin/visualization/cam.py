@@ -6,7 +6,7 @@ heatmap of its own discriminator/encoder (``utils.cam``), the reconstruction
 through its own encoder and decoder (A->A), the translation (A->B) and the cycle
 (A->B->A, re-encoded by the target domain's encoder).
 """
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -97,6 +97,13 @@ def cam_panel(model: nn.Module, images_by_domain: Dict[str, torch.Tensor],
     panels: List[np.ndarray] = list(cam_panels(model, images_by_domain).values())
     if not panels:
         raise ValueError('images_by_domain is empty')
+    return stack_panels(panels, gap)
+
+
+def stack_panels(panels: Sequence[np.ndarray], gap: int = 8) -> np.ndarray:
+    """Panels one above the other, ``gap`` black rows apart, narrower ones padded right."""
+    if not panels:
+        raise ValueError('no panels to stack')
     width = max(p.shape[1] for p in panels)
     parts: List[np.ndarray] = []
     for i, p in enumerate(panels):

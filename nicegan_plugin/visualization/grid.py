@@ -1,7 +1,7 @@
 """Labelled picture grids: the CAM panels with their row, column and direction names
 written on them, so that a saved grid reads without the terminal that made it."""
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 
 from ..utils.model_utils import unwrap
-from .cam import ROWS, direction_panel
+from .cam import ROWS, direction_panel, stack_panels
 
 #: row names written on the grid, in :data:`~nicegan_plugin.visualization.cam.ROWS` order
 ROW_LABELS = dict(real='real', heatmap='CAM', reconstruction='reconstruction',
@@ -74,19 +74,6 @@ def label_panel(panel: np.ndarray, row_labels: Sequence[str], title: str,
         y = top + r * cell_h + cell_h // 2 + line // 2 - 4
         cv2.putText(out, name, (4, y), _FONT, scale, _WHITE, 1, cv2.LINE_AA)
     return out
-
-
-def stack_panels(panels: Sequence[np.ndarray], gap: int = 8) -> np.ndarray:
-    """Panels one above the other, ``gap`` black rows apart, narrower ones padded right."""
-    if not panels:
-        raise ValueError('no panels to stack')
-    width = max(p.shape[1] for p in panels)
-    parts: List[np.ndarray] = []
-    for i, p in enumerate(panels):
-        if i:
-            parts.append(np.zeros((gap, width, 3), np.uint8))
-        parts.append(np.pad(p, ((0, 0), (0, width - p.shape[1]), (0, 0))))
-    return np.concatenate(parts, axis=0)
 
 
 def labelled_cam_grid(model: nn.Module, images_by_domain: Dict[str, torch.Tensor],
