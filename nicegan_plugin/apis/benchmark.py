@@ -331,7 +331,6 @@ class Side:
     modules: List[nn.Module]
     optims: List[torch.optim.Optimizer]
     times: List[float] = field(default_factory=list)
-    cpu_times: List[float] = field(default_factory=list)
     first_losses: Optional[Dict[str, float]] = None
     graph_pools: set = field(default_factory=set)
 
@@ -346,7 +345,7 @@ class BenchmarkResult:
     iters: int
     warmup: int
     ms_per_iter: Dict[str, float]
-    cpu_ms_per_iter: Dict[str, float]
+    min_ms_per_iter: Dict[str, float]
     speedup: Dict[str, float]
     peak_memory_mb: Dict[str, Optional[float]]
     aten_calls: Dict[str, int]
@@ -366,7 +365,7 @@ class BenchmarkResult:
         head = (f'{self.device}, {self.threads} threads, {a["img_size"]} px, ch {a["ch"]}, '
                 f'n_res {a["n_res"]}, n_dis {a["n_dis"]}, {"light" if a["light"] else "full"}, '
                 f'batch {self.batch}; median of {self.iters} iterations after {self.warmup}')
-        cols = f'{"mode":<15}{"ms/iter":>10}{"speed-up":>10}{"CPU ms":>10}{"peak MB":>9}' \
+        cols = f'{"mode":<15}{"ms/iter":>10}{"speed-up":>10}{"min ms":>10}{"peak MB":>9}' \
                f'{"ATen":>7}' \
                f'{"kernels":>9}{"launches":>10}{"iter-1 loss diff":>18}'
         lines = [head, cols]
@@ -378,7 +377,7 @@ class BenchmarkResult:
             diff = self.first_loss_rel_diff.get(mode)
             lines.append(
                 f'{mode:<15}{ms:>10.1f}{"x" + format(self.speedup[mode], ".2f"):>10}'
-                f'{self.cpu_ms_per_iter[mode]:>10.0f}'
+                f'{self.min_ms_per_iter[mode]:>10.1f}'
                 f'{fmt(self.peak_memory_mb.get(mode), ".0f"):>9}'
                 f'{fmt(self.aten_calls.get(mode), "d"):>7}'
                 f'{fmt(self.cuda_kernels.get(mode), "d"):>9}'
@@ -543,18 +542,16 @@ def run_benchmark(official_repo: Optional[str], device: str = 'cpu', img_size: i
             pools = _graph_pools() if dev.type == 'cuda' and side.name.startswith('graph') \
                 else None
             sync()
-            t0, c0 = time.perf_counter(), time.process_time()
+            t0 = time.perf_counter()
             out = side.step(real)
             sync()
             last[side.name] = time.perf_counter() - t0
-            cpu = time.process_time() - c0
             if pools is not None:
                 side.graph_pools |= _graph_pools() - pools
             if i == 0:
                 side.first_losses = {k: float(out[k]) for k in ('loss_d', 'loss_g')}
             if i >= warmup:
                 side.times.append(last[side.name])
-                side.cpu_times.append(cpu)
         log(f'iteration {i + 1}/{warmup + iters}{" (warm-up)" if i < warmup else ""}: '
             + ', '.join(f'{s.name} {1e3 * last[s.name]:.0f} ms' for s in sides))
 
@@ -584,8 +581,8 @@ def run_benchmark(official_repo: Optional[str], device: str = 'cpu', img_size: i
     notes = [] if networks is not None else [
         'no --official-repo: the reference is the official loop\'s order of work on the '
         'plugin\'s networks, not the official code']
-    notes += ['ms/iter: wall-clock median; CPU ms: median process CPU time (all threads) '
-              'of an iteration, less sensitive to other load on the machine',
+    notes += ['ms/iter: median wall-clock time of the timed iterations; min ms: the '
+              'fastest (the least disturbed by other load on the machine)',
               'peak MB: one iteration\'s peak above its start plus the side\'s own tensors '
              + ('(CUDA allocator; graph modes add their private pool)' if dev.type == 'cuda'
                 else '(RSS)'),
@@ -598,7 +595,7 @@ def run_benchmark(official_repo: Optional[str], device: str = 'cpu', img_size: i
         device=str(dev) if dev.type == 'cpu' else torch.cuda.get_device_name(dev),
         threads=torch.get_num_threads(), arch=arch, batch=batch, iters=iters, warmup=warmup,
         ms_per_iter=ms,
-        cpu_ms_per_iter={s.name: 1e3 * statistics.median(s.cpu_times) for s in sides},
+        min_ms_per_iter={s.name: 1e3 * min(s.times) for s in sides},
         speedup={k: ms[sides[0].name] / v for k, v in ms.items()},
         peak_memory_mb=memory, aten_calls=aten, cuda_kernels=kernels, launch_calls=launches,
         first_losses={s.name: s.first_losses for s in sides}, first_loss_rel_diff=diffs,

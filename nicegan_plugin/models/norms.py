@@ -10,14 +10,15 @@ over (C, H, W), unbiased variances (``torch.var``), ``eps`` inside the square ro
 ``(rho_in, rho_ln) = softmax(rho)`` per channel (no clipping, unlike U-GAT-IT).
 
 The same function is evaluated as one affine map per (b, c), ``out = x * scale + shift``
-(two ``var_mean`` reductions and one ``addcmul`` over the feature map instead of ~13
-full-size operations), and in training it is differentiated by a hand-written backward
-(:class:`_ILNFunction`: two reductions and two ``addcmul`` over the feature map, the rest
-on (B, C) statistics). Exact in real arithmetic; in float64 it matches the official
-code's formula to ~1e-15 (``tools/parity_check.py``), in float32 to rounding (~1e-6
-relative). The fused backward is used only where it can be needed (train mode with grad
-enabled), so eval/export sees plain ATen ops.
+(two statistics passes, :func:`_moments`, and one ``addcmul`` over the feature map
+instead of ~13 full-size operations), and in training it is differentiated by a
+hand-written backward (:class:`_ILNFunction`: two reductions and two ``addcmul`` over
+the feature map, the rest on (B, C) statistics). Exact in real arithmetic; in float64
+it matches the official code's formula to ~1e-15 (``tools/parity_check.py``), in
+float32 to rounding (~1e-6 relative). The fused backward is used only where it can be
+needed (train mode with grad enabled), so eval/export sees plain ATen ops.
 """
+import math
 from typing import Tuple
 
 import torch
@@ -26,8 +27,34 @@ import torch.nn as nn
 Tensor = torch.Tensor
 
 
+def _moments(x: Tensor, eps: float, cpu_kernels: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Instance (B, C, 1, 1) and layer (B, 1, 1, 1) means and ``1 / sqrt(var + eps)``
+    with unbiased variances.
+
+    On the CPU, ``var_mean`` (Welford) is ~10x slower than the vectorized statistics of
+    the fused norm kernels; with ``cpu_kernels`` they come from ``native_group_norm``
+    (one group per channel) and ``native_layer_norm``, which use the biased variance:
+    with ``eps * (n - 1) / n`` inside, their ``1/std`` times ``sqrt((n - 1) / n)`` is the
+    unbiased one exactly (their normalized outputs are not used). Otherwise, and on
+    other devices, one ``var_mean`` reduction per statistic (also what tracing and
+    export see: no size-dependent constants).
+    """
+    b, c, h, w = x.shape
+    if not (cpu_kernels and x.device.type == 'cpu' and not torch.compiler.is_compiling()):
+        var_in, mean_in = torch.var_mean(x, dim=(2, 3), keepdim=True)
+        var_ln, mean_ln = torch.var_mean(x, dim=(1, 2, 3), keepdim=True)
+        return mean_in, torch.rsqrt(var_in + eps), mean_ln, torch.rsqrt(var_ln + eps)
+    n_in, n_ln = h * w, c * h * w
+    _, mean_in, rstd_in = torch.native_group_norm(
+        x, None, None, b, c, n_in, c, eps * (n_in - 1) / n_in)
+    _, mean_ln, rstd_ln = torch.native_layer_norm(
+        x, x.shape[1:], None, None, eps * (n_ln - 1) / n_ln)
+    return (mean_in.view(b, c, 1, 1), rstd_in.view(b, c, 1, 1) * math.sqrt((n_in - 1) / n_in),
+            mean_ln, rstd_ln * math.sqrt((n_ln - 1) / n_ln))
+
+
 def _affine(x: Tensor, weights: Tensor, gamma: Tensor, beta: Tensor,
-            eps: float) -> Tuple[Tensor, ...]:
+            eps: float, cpu_kernels: bool = False) -> Tuple[Tensor, ...]:
     """Per-(b, c) ``scale``/``shift`` of the ILN map and the statistics behind them.
 
     Args:
@@ -40,10 +67,7 @@ def _affine(x: Tensor, weights: Tensor, gamma: Tensor, beta: Tensor,
         ``scale, shift, mean_in, mean_ln, rstd_in, rstd_ln, c_in, c_ln`` where
         ``c_* = rho_* * rstd_*`` and ``out = x * scale + shift``.
     """
-    var_in, mean_in = torch.var_mean(x, dim=(2, 3), keepdim=True)        # (B, C, 1, 1)
-    var_ln, mean_ln = torch.var_mean(x, dim=(1, 2, 3), keepdim=True)     # (B, 1, 1, 1)
-    rstd_in = torch.rsqrt(var_in + eps)
-    rstd_ln = torch.rsqrt(var_ln + eps)
+    mean_in, rstd_in, mean_ln, rstd_ln = _moments(x, eps, cpu_kernels)
     w_in, w_ln = weights.view(1, x.shape[1], 2, 1, 1).unbind(2)          # (1, C, 1, 1)
     c_in = w_in * rstd_in
     c_ln = w_ln * rstd_ln
@@ -68,7 +92,7 @@ class _ILNFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, weights: Tensor, gamma: Tensor, beta: Tensor,
                 eps: float) -> Tensor:
-        scale, shift, *stats = _affine(x, weights, gamma, beta, eps)
+        scale, shift, *stats = _affine(x, weights, gamma, beta, eps, cpu_kernels=True)
         ctx.save_for_backward(x, weights, gamma, scale, *stats)
         ctx.beta_shape = beta.shape
         return torch.addcmul(shift, x, scale)
@@ -106,7 +130,7 @@ class _ILNFunction(torch.autograd.Function):
 
 
 def ins_layer_norm(x: Tensor, rho: Tensor, gamma: Tensor, beta: Tensor, eps: float,
-                   fused_backward: bool = True) -> Tensor:
+                   training: bool = True) -> Tensor:
     """``gamma * (softmax(rho)_in IN(x) + softmax(rho)_ln LN(x)) + beta``.
 
     Args:
@@ -114,13 +138,14 @@ def ins_layer_norm(x: Tensor, rho: Tensor, gamma: Tensor, beta: Tensor, eps: flo
         rho: (1, C, 2) mixing logits.
         gamma, beta: (1 or B, C, 1, 1).
         eps: added to the variances inside the square roots.
-        fused_backward: differentiate with :class:`_ILNFunction` (when grad is
-            enabled); otherwise autograd records the forward's plain ops.
+        training: differentiate with :class:`_ILNFunction` (when grad is enabled) and
+            take the CPU statistics from the fused norm kernels (:func:`_moments`);
+            otherwise (eval, export) plain ATen ops that autograd can record.
     """
     weights = torch.softmax(rho, dim=2)
-    if fused_backward and torch.is_grad_enabled():
+    if training and torch.is_grad_enabled():
         return _ILNFunction.apply(x, weights, gamma, beta, eps)
-    scale, shift = _affine(x, weights, gamma, beta, eps)[:2]
+    scale, shift = _affine(x, weights, gamma, beta, eps, cpu_kernels=training)[:2]
     return torch.addcmul(shift, x, scale)
 
 
