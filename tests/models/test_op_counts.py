@@ -150,11 +150,12 @@ def _official_clone():
 
 def test_benchmark_runs_the_official_code_on_the_same_numbers():
     """With a clone of the official code: in float64 both sides end with the same weights
-    and the first losses agree; the plugin makes fewer ATen calls."""
+    and the first losses agree; the plugin makes at most half the ATen calls."""
     from nicegan_plugin.apis.benchmark import run_benchmark
-    result = run_benchmark(_official_clone(), 'cpu', img_size=96, ch=2, n_res=2, n_dis=7,
+    result = run_benchmark(_official_clone(), 'cpu', img_size=96, ch=2, n_res=6, n_dis=7,
                            iters=1, warmup=1, dtype=torch.float64, log=lambda line: None)
     assert result.weights_diff['eager']['rel'] < 1e-9
     assert result.first_loss_rel_diff['eager'] < 1e-12
-    assert result.aten_calls['eager'] < 0.6 * result.aten_calls['official']
+    # the paper's structure: at most half the official code's calls (0.49x measured)
+    assert result.aten_calls['eager'] <= 0.5 * result.aten_calls['official']
     assert 'official' in result.table() and 'eager' in result.table()
