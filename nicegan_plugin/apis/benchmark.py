@@ -7,7 +7,8 @@ checkpoint converter and loads them into the official ``ResnetGenerator`` /
 then train on the same batches, interleaved (the same machine load for both), and are
 reported per mode:
 
-- ``official``: :class:`OfficialLoop`, the body of the official ``NICE.py`` loop;
+- ``official``: :class:`OfficialLoop`, the body of the official ``NICE.py`` loop (without
+  a clone: :func:`official_order_step`, its order of work on the plugin's networks);
 - ``eager``: the plugin's ``train_on_batch``;
 - ``graph`` / ``graph_bf16`` (CUDA, when the model has ``cuda_graph``): the same step
   replayed as one CUDA graph, without / with bf16 autocast.
@@ -277,10 +278,12 @@ def _tensor_bytes(tensors) -> int:
     return total
 
 
-def _state_tensors(modules: Sequence[nn.Module], optims: Sequence[torch.optim.Optimizer]):
+def _state_tensors(modules: Sequence[nn.Module], optims: Sequence[torch.optim.Optimizer],
+                   grads: bool = True):
     for m in modules:
         yield from m.state_dict(keep_vars=True).values()
-        yield from (p.grad for p in m.parameters() if p.grad is not None)
+        if grads:
+            yield from (p.grad for p in m.parameters() if p.grad is not None)
     for opt in optims:
         for state in opt.state.values():
             yield from (v for v in state.values() if isinstance(v, torch.Tensor))
@@ -415,13 +418,19 @@ def _graph_pools() -> set:
 
 
 def _pool_bytes(pools: set) -> int:
-    return sum(s['total_size'] for s in torch.cuda.memory_snapshot()
-               if tuple(s['segment_pool_id']) in pools)
+    if not pools:
+        return 0
+    try:
+        return sum(s['total_size'] for s in torch.cuda.memory_snapshot()
+                   if tuple(s['segment_pool_id']) in pools)
+    except Exception:  # noqa: BLE001  (see _graph_pools)
+        return 0
 
 
 def _peak_memory_mb(side: Side, batch: Tensors, device: torch.device) -> Optional[float]:
     """Peak memory of one iteration of ``side`` (see the module docstring)."""
-    own = _tensor_bytes(_state_tensors(side.modules, side.optims))
+    # a graph's gradients live in its pool, counted with it
+    own = _tensor_bytes(_state_tensors(side.modules, side.optims, grads=not side.graph_pools))
     if device.type == 'cuda':
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
