@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 from ..official.converter import plugin_to_official
 from ..official.parity import OFFICIAL_SCHEDULE
-from ..utils.profiling import AtenCallCounter, count_cuda_kernels
+from ..utils.profiling import AtenCallCounter, count_cuda_kernels, count_cuda_launches
 
 Tensors = Dict[str, torch.Tensor]
 _WEIGHTS_NOTE = {'float32': ': Adam\'s steps are about lr whatever the gradient\'s size, so '
@@ -395,19 +395,6 @@ class BenchmarkResult:
         return '\n'.join(lines)
 
 
-def _count_launches(fn: Callable[[], object]) -> Optional[int]:
-    """Host-side kernel / graph launch calls of one ``fn()`` (CUDA runtime/driver API)."""
-    if not torch.cuda.is_available():
-        return None
-    from torch.profiler import ProfilerActivity, profile
-    torch.cuda.synchronize()
-    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
-        fn()
-        torch.cuda.synchronize()
-    return sum(1 for e in prof.events()
-               if e.name.startswith(('cudaLaunch', 'cuLaunch', 'cudaGraphLaunch')))
-
-
 def _graph_pools() -> set:
     """Ids of the non-default CUDA allocator pools (CUDA-graph private pools)."""
     try:
@@ -577,7 +564,7 @@ def run_benchmark(official_repo: Optional[str], device: str = 'cpu', img_size: i
     if dev.type == 'cuda':
         real = batches[warmup + iters + 2]
         for side in sides:
-            launches[side.name] = _count_launches(lambda: side.step(real))
+            launches[side.name] = count_cuda_launches(lambda: side.step(real))
     real = batches[warmup + iters + 2]
     for side in sides:
         memory[side.name] = _peak_memory_mb(side, real, dev)

@@ -64,6 +64,21 @@ def count_cuda_kernels(fn: Callable[[], Any]) -> Optional[int]:
     Counts the profiler's device-side kernel events (``DeviceType.CUDA``, memcpy and
     memset included); synchronizes before and after so every kernel is recorded.
     """
+    events = _cuda_profile_events(fn)
+    return None if events is None else sum(
+        1 for e in events if e.device_type == torch.autograd.DeviceType.CUDA)
+
+
+def count_cuda_launches(fn: Callable[[], Any]) -> Optional[int]:
+    """Host-side kernel / graph launch calls of one ``fn()`` (CUDA runtime/driver API);
+    None without CUDA."""
+    events = _cuda_profile_events(fn)
+    return None if events is None else sum(
+        1 for e in events if e.name.startswith(('cudaLaunch', 'cuLaunch', 'cudaGraphLaunch')))
+
+
+def _cuda_profile_events(fn: Callable[[], Any]) -> Optional[list]:
+    """torch.profiler events of one synchronized ``fn()``; None without CUDA."""
     if not torch.cuda.is_available():
         return None
     from torch.profiler import ProfilerActivity, profile
@@ -71,5 +86,4 @@ def count_cuda_kernels(fn: Callable[[], Any]) -> Optional[int]:
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         fn()
         torch.cuda.synchronize()
-    return sum(1 for e in prof.events()
-               if e.device_type == torch.autograd.DeviceType.CUDA)
+    return list(prof.events())
