@@ -2,6 +2,7 @@
 checkpoint hook never writes non-finite weights, ``max_skips`` undoes bad iterations
 exactly, and checkpoints with non-finite weights are refused on load."""
 import os
+import re
 
 import pytest
 import torch
@@ -42,7 +43,9 @@ def test_divergence_stops_at_the_iteration_and_saves_nothing(tmp_path, photos):
     with pytest.raises(NonFiniteError) as info:
         runner.train()
     msg = str(info.value)
-    assert 'non-finite loss at iteration 1: loss_' in msg and 'inf' in msg, msg
+    assert 'non-finite loss at iteration 1: loss_' in msg, msg
+    # which of NaN/Inf an lr of 1e6 gives first depends on the kernels; either must be named
+    assert re.search(r'loss_\w+=(nan|-?inf)\b', msg), msg
     assert 'Last good checkpoint: none' in msg
     assert _checkpoints(tmp_path / 'w') == []
     assert not (tmp_path / 'w' / 'last_checkpoint').exists()
