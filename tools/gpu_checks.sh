@@ -3,20 +3,25 @@
 #
 #     bash tools/gpu_checks.sh [OFFICIAL_REPO]      # from the project root, ~5 min on an H100
 #
-# Each step has a time limit (all together at most 10.5 min; GPU_CHECKS_BENCH_TIMEOUT=s for
-# the benchmark, GPU_CHECKS_ITERS=n for the training runs, GPU_CHECKS_OUT=dir for the logs).
+# Everything ends within GPU_CHECKS_DEADLINE seconds (default 540: a 600 s call limit with room
+# for the kit's install): each step gets its own limit or what is left, a step that would
+# start with under 20 s left is skipped, and the table is printed (and written to
+# $GPU_CHECKS_OUT/summary.txt, row by row as steps end) in any case.
+# GPU_CHECKS_OUT=dir for the logs (default work_dirs/gpu_checks), GPU_CHECKS_ITERS=n for the
+# training runs.
 #
 # Runs everything through the GPU kit (.gpu/run.sh; copied from $NICEGAN_GPU_KIT, shared/gpu
-# or ../shared/gpu when missing, see ../shared/gpu/README.md):
+# or ../shared/gpu when missing, see ../shared/gpu/README.md), in order of importance:
 #   1. tests/models/test_cuda_graph.py + tests/engine/test_schedule.py: deterministic graphed == eager bit
 #      for bit (fp32 and bf16; weights, Adam state, SN vectors, losses), the lr the replayed
 #      step uses, capture-failure / other-shape / AMP fallbacks, checkpoints and resume
 #      across modes (graphed -> graphed exact, graphed -> eager, eager -> graphed);
-#   2. tools/train.py at the paper config (light, ch 64, 6 blocks, n_dis 7, 256 px, batch 1)
-#      for 60 iterations on a generated toy set: eager, --cuda-graph, --cuda-graph + bf16;
-#      ms/iteration from MMEngine's log (its 10-iteration windows after iteration 20), peak memory;
-#   3. tools/benchmark.py --device cuda [--official-repo OFFICIAL_REPO].
-# Prints a summary table last. Exit status: number of failed steps.
+#   2. tools/benchmark.py --device cuda at the paper config (light, ch 64, 6 blocks, n_dis 7,
+#      256 px, batch 1) [--official-repo OFFICIAL_REPO]: official, eager, graph, graph_bf16;
+#   3. tools/train.py at the paper config for 60 iterations on a generated toy set: eager,
+#      --cuda-graph, --cuda-graph + bf16; ms/iteration from MMEngine's log (its 10-iteration
+#      windows after iteration 20), peak memory.
+# Exit status: number of failed or skipped steps.
 set -u -o pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OFFICIAL="${1:-}"
@@ -33,18 +38,25 @@ fi
 [[ -f .gpu/run.sh ]] || { echo "gpu_checks: GPU kit not found (set NICEGAN_GPU_KIT)" >&2; exit 2; }
 RUN=(bash .gpu/run.sh)
 
+DEADLINE=${GPU_CHECKS_DEADLINE:-540}
 ROWS=()
 FAILED=0
+: > "$OUT/rows.txt"
 step() {  # step NAME TIMEOUT_S LOGFILE CMD...: run, record status and seconds
   local name=$1 limit=$2 log=$3; shift 3
-  local t0=$SECONDS rc
-  echo "=== $name"
-  timeout "$limit" "$@" 2>&1 | tee "$log"
-  rc=${PIPESTATUS[0]}
-  local status=PASS
-  if [[ $rc == 124 ]]; then status="TIMEOUT(${limit}s)"; elif [[ $rc != 0 ]]; then status="FAIL(rc=$rc)"; fi
+  local t0=$SECONDS rc left=$((DEADLINE - SECONDS)) status=PASS
+  (( left < limit )) && limit=$left
+  if (( limit < 20 )); then
+    status="SKIPPED(no time)"; echo "=== $name: skipped, ${left}s left of ${DEADLINE}s"
+  else
+    echo "=== $name (limit ${limit}s)"
+    timeout "$limit" "$@" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    if [[ $rc == 124 ]]; then status="TIMEOUT(${limit}s)"; elif [[ $rc != 0 ]]; then status="FAIL(rc=$rc)"; fi
+  fi
   [[ $status == PASS ]] || FAILED=$((FAILED + 1))
   ROWS+=("$name|$status|$((SECONDS - t0))")
+  echo "$name|$status|$((SECONDS - t0))" >> "$OUT/rows.txt"
 }
 
 "${RUN[@]}" python -c "import torch; print(torch.cuda.get_device_name(0))" || exit 2
@@ -53,10 +65,16 @@ step() {  # step NAME TIMEOUT_S LOGFILE CMD...: run, record status and seconds
 DESELECT=()
 [[ -d "$NICEGAN_SHARED/fixtures/official_parity/light64" ]] || \
   DESELECT=(--deselect tests/models/test_cuda_graph.py::test_bf16_autocast_effect_on_the_light64_losses)
-step "pytest cuda graph + schedule" 180 "$OUT/pytest.log" "${RUN[@]}" python -m pytest \
+step "pytest cuda graph + schedule" 150 "$OUT/pytest.log" "${RUN[@]}" python -m pytest \
   tests/models/test_cuda_graph.py tests/engine/test_schedule.py -q -s -rs -p no:cacheprovider ${DESELECT[@]+"${DESELECT[@]}"}
 
-# 2. the real training tool at the paper config, three modes
+# 2. the benchmark at the paper config (plugin vs the official code when its clone is given)
+BENCH=(python tools/benchmark.py --device cuda --img-size 256 --ch 64 --iters 20
+       --json "$OUT/benchmark.json")
+[[ -n "$OFFICIAL" ]] && BENCH+=(--official-repo "$OFFICIAL")
+step "benchmark" 150 "$OUT/benchmark.log" "${RUN[@]}" "${BENCH[@]}"
+
+# 3. the real training tool at the paper config, three modes
 DATA="$OUT/toy256"
 [[ -d "$DATA/trainA" ]] || "${RUN[@]}" python tools/make_toy_dataset.py "$DATA" --size 256 \
   --n-train 16 --n-test 2 > /dev/null
@@ -74,14 +92,9 @@ for mode in eager graph graph_bf16; do
   [[ $mode == graph_bf16 ]] && extra=(model.cuda_graph.bf16=True)
   [[ -n "${GPU_CHECKS_ITERS:-}" ]] && extra+=(train_cfg.max_iters="$GPU_CHECKS_ITERS")
   # shellcheck disable=SC2086
-  step "train 256px $mode" 90 "$OUT/train_$mode.log" "${RUN[@]}" python tools/train.py "$CFG" \
+  step "train 256px $mode" 75 "$OUT/train_$mode.log" "${RUN[@]}" python tools/train.py "$CFG" \
     ${MODE_ARGS[$mode]} --work-dir "$OUT/train_$mode" --cfg-options "${OPTS[@]}" ${extra[@]+"${extra[@]}"}
 done
-
-# 3. the benchmark (plugin vs the official code when its clone is given)
-BENCH=(python tools/benchmark.py --device cuda)
-[[ -n "$OFFICIAL" ]] && BENCH+=(--official-repo "$OFFICIAL")
-step "benchmark" "${GPU_CHECKS_BENCH_TIMEOUT:-180}" "$OUT/benchmark.log" "${RUN[@]}" "${BENCH[@]}"
 
 # ---------------------------------------------------------------- summary table
 iter_time() {  # mean 'time' of MMEngine's log lines after iteration 20; peak 'memory' (MB)
@@ -93,22 +106,25 @@ iter_time() {  # mean 'time' of MMEngine's log lines after iteration 20; peak 'm
          if (it > 20) { s += t; c++ } }
        END { if (c) printf "%.1f ms/iter, peak %d MB", 1000 * s / c, peak; else printf "-" }' "$1" 2>/dev/null
 }
-echo "--- benchmark (tail of $OUT/benchmark.log)"; tail -n 25 "$OUT/benchmark.log" 2>/dev/null
-echo
-echo "================ gpu_checks summary ($( "${RUN[@]}" python -c 'import torch; print(torch.cuda.get_device_name(0), "torch", torch.__version__)' 2>/dev/null | tail -1))"
-printf '%-32s %-16s %6s  %s\n' check status sec detail
-for row in "${ROWS[@]}"; do
-  IFS='|' read -r name status secs <<< "$row"
-  detail=""
-  case $name in
-    pytest*) detail="$(grep -Eo '[0-9]+ (passed|failed|skipped|error)' "$OUT/pytest.log" | paste -sd, -)"
-             dev="$(grep -o 'max relative loss deviation [0-9.e+-]*' "$OUT/pytest.log" | head -1)"
-             [[ -n $dev ]] && detail="$detail; graph vs plain eager $dev" ;;
-    "train 256px "*) m=${name#train 256px }; detail="$(iter_time "$OUT/train_$m.log")"
-             grep -q 'cuda_graph: captured' "$OUT/train_$m.log" && detail="$detail, captured"
-             grep -q 'runs eagerly' "$OUT/train_$m.log" && detail="$detail, EAGER FALLBACK: $(grep -o 'cuda_graph: [^:]*' "$OUT/train_$m.log" | head -1)" ;;
-    benchmark) detail="${OFFICIAL:+vs official $OFFICIAL; }output above" ;;
-  esac
-  printf '%-32s %-16s %6s  %s\n' "$name" "$status" "$secs" "$detail"
-done
+summary() {
+  echo "--- benchmark (tail of $OUT/benchmark.log)"; tail -n 25 "$OUT/benchmark.log" 2>/dev/null
+  echo
+  echo "================ gpu_checks summary ($( "${RUN[@]}" python -c 'import torch; print(torch.cuda.get_device_name(0), "torch", torch.__version__)' 2>/dev/null | tail -1))"
+  printf '%-32s %-16s %6s  %s\n' check status sec detail
+  for row in "${ROWS[@]}"; do
+    IFS='|' read -r name status secs <<< "$row"
+    detail=""
+    case $name in
+      pytest*) detail="$(grep -Eo '[0-9]+ (passed|failed|skipped|error)' "$OUT/pytest.log" | paste -sd, -)"
+               dev="$(grep -o 'max relative loss deviation [0-9.e+-]*' "$OUT/pytest.log" | head -1)"
+               [[ -n $dev ]] && detail="$detail; graph vs plain eager $dev" ;;
+      "train 256px "*) m=${name#train 256px }; detail="$(iter_time "$OUT/train_$m.log")"
+               grep -qs 'cuda_graph: captured' "$OUT/train_$m.log" && detail="$detail, captured"
+               grep -qs 'runs eagerly' "$OUT/train_$m.log" && detail="$detail, EAGER FALLBACK: $(grep -o 'cuda_graph: [^:]*' "$OUT/train_$m.log" | head -1)" ;;
+      benchmark) detail="${OFFICIAL:+vs official $OFFICIAL; }table above, all figures in $OUT/benchmark.json" ;;
+    esac
+    printf '%-32s %-16s %6s  %s\n' "$name" "$status" "$secs" "$detail"
+  done
+}
+summary | tee "$OUT/summary.txt"
 exit "$FAILED"
