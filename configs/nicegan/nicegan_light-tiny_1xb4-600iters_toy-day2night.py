@@ -1,7 +1,12 @@
 # The quickstart: a small NICE-GAN on the built-in toy set (tools/make_toy_dataset.py),
 # 64 px, trainable on a CPU in a few minutes. Everything else is the paper config's
 # (same pipeline kinds, optimiser, schedule shape, runtime).
-_base_ = ['./nicegan_light_1xb1-100kiters_horse2zebra.py']
+_base_ = [
+    '../_base_/models/nicegan_light.py',
+    '../_base_/datasets/nicegan_unpaired_256.py',
+    '../_base_/schedules/nicegan_100k.py',
+    '../_base_/nicegan_runtime.py',
+]
 domain_a, domain_b = 'day', 'night'
 data_root = 'data/toy_day2night'
 img_size = 64
@@ -49,7 +54,7 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 default_hooks = dict(
     logger=dict(interval=20),
-    checkpoint=dict(interval=200, max_keep_ckpts=2, save_best=[
+    checkpoint=dict(interval=200, max_keep_ckpts=2, rule='less', save_best=[
         f'FID-{domain_a}-to-{domain_b}/fid', f'FID-{domain_b}-to-{domain_a}/fid']))
 custom_hooks = [dict(type='NICEGANCAMVisualizationHook', interval=200, num_samples=4)]
 # FID and KID x 100 for both directions, with the standard FID Inception that the
