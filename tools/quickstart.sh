@@ -44,7 +44,10 @@ echo "== 2/4 training $ITERS iterations (MMagic runner; log with ETA below)"
 # a second run resumes (a finished run: nothing to train) instead of writing over the first
 $PY tools/train.py "$CONFIG" --work-dir "$WORK_DIR" --resume auto-or-new "${CFG_OPTS[@]}"
 
-CKPT="$WORK_DIR/iter_${ITERS}.pth"
+# the checkpoint the run ended with (a rerun in the same WORK_DIR may have resumed a longer run)
+CKPT="$(cat "$WORK_DIR/last_checkpoint")"
+[[ "$CKPT" == /* ]] || CKPT="$WORK_DIR/$CKPT"
+[[ "$CKPT" == */iter_${ITERS}.pth ]] || echo "note: $WORK_DIR holds a run that ended at $CKPT; using it"
 echo "== 3/4 testing $CKPT"
 $PY tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK_DIR/test" "${DATA_OPTS[@]}"
 
