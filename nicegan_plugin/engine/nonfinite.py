@@ -1,14 +1,16 @@
-"""Non-finite guard: a NaN/Inf loss stops training, and non-finite weights are never saved.
+"""Non-finite guard: a NaN/Inf loss or gradient stops training, and non-finite weights are
+never saved.
 
 GAN training can diverge to NaN (too high an lr, fp16 overflow; official NICE-GAN issue
 #27). Left alone, the run goes on, the checkpoint hook saves NaN weights, ``last_checkpoint``
 points at them and the translations come out black. :class:`NICEGANNonFiniteGuardHook`
-checks the logged loss terms after every iteration (one device sync) and stops with the
-iteration, the terms and the last good checkpoint; ``NICEGANCheckpointHook`` checks the
-weights before each save (:func:`nonfinite_tensors`), and the tools refuse checkpoints
-with non-finite weights. Gradients are not inspected: the model zeroes them inside its
-step; a non-finite gradient shows as non-finite weights at the next save or as non-finite
-losses at the next iteration.
+checks, after every iteration and with one device sync, the logged loss terms and the
+parameters the iteration updated, and stops with the iteration, what went non-finite and
+the last good checkpoint. The parameters stand for the gradients: the model's step applies
+and then frees its gradients (inside a CUDA graph, too), and Adam turns a NaN or Inf
+gradient into a non-finite parameter in that same step. ``NICEGANCheckpointHook`` checks
+the weights before each save (:func:`nonfinite_tensors`), and the tools refuse checkpoints
+with non-finite weights.
 """
 import copy
 import os.path as osp
@@ -46,6 +48,20 @@ def _all_finite(values: List[torch.Tensor]) -> bool:
         bad = bad.reshape(1).clone()
         all_reduce(bad, op='max')
     return not bool(bad.item())
+
+
+def _first_six(items: List[str]) -> str:
+    return ', '.join(items[:6]) + (f' (+{len(items) - 6} more)' if len(items) > 6 else '')
+
+
+def _parameter_maxabs(model: torch.nn.Module) -> Dict[str, torch.Tensor]:
+    """max |p| of every trainable parameter (NaN if it holds a NaN, Inf if an Inf): a
+    few fused kernels, no host sync."""
+    named = [(k, p.detach()) for k, p in model.named_parameters() if p.requires_grad]
+    if not named:
+        return {}
+    norms = torch._foreach_norm([p for _, p in named], float('inf'))
+    return {k: n for (k, _), n in zip(named, norms)}
 
 
 def last_good_checkpoint(runner) -> Optional[str]:
@@ -86,11 +102,12 @@ def _restore_optimizer_states(snapshot: list) -> None:
 
 @HOOKS.register_module()
 class NICEGANNonFiniteGuardHook(Hook):
-    """Stop training at the first iteration whose loss terms are not all finite.
+    """Stop training at the first iteration with a non-finite loss term or gradient.
 
     Runs before the logger and the checkpoint hook, so nothing is saved after the bad
-    iteration. The error names the iteration, the non-finite terms and the last good
-    checkpoint.
+    iteration. A gradient is seen through the parameters it updated (max |p| per
+    parameter, fused; one sync together with the losses). The error names the
+    iteration, the non-finite loss terms (or parameters) and the last good checkpoint.
 
     Args:
         max_skips: instead of stopping, undo up to this many bad iterations over the run
@@ -119,14 +136,20 @@ class NICEGANNonFiniteGuardHook(Hook):
                          outputs: Optional[Dict] = None) -> None:
         values = {k: v for k, v in (outputs or {}).items()
                   if torch.is_tensor(v) or isinstance(v, float)}
-        tensors = [torch.as_tensor(v) for v in values.values()]
-        if _all_finite(tensors):
+        params = _parameter_maxabs(unwrap(runner.model))
+        if _all_finite([torch.as_tensor(v) for v in values.values()] + list(params.values())):
             return
         step = runner.iter + 1
         bad = nonfinite_tensors({k: torch.as_tensor(v) for k, v in values.items()})
-        terms = ', '.join(f'{k}={float(torch.as_tensor(values[k]).float().mean()):g}'
-                          for k in bad[:6]) + (f' (+{len(bad) - 6} more)' if len(bad) > 6 else '')
-        what = f'non-finite loss at iteration {step}: {terms or "on another rank"}'
+        if bad:
+            terms = _first_six([f'{k}={float(torch.as_tensor(values[k]).float().mean()):g}'
+                                for k in bad])
+            what = f'non-finite loss at iteration {step}: {terms}'
+        elif (bad := nonfinite_tensors(params)):
+            what = (f'non-finite gradient at iteration {step}: its losses are finite but the '
+                    f'update made {len(bad)} parameter(s) NaN/Inf: {_first_six(bad)}')
+        else:
+            what = f'non-finite loss or gradient at iteration {step} on another rank'
         if self._snapshot is not None and len(self.skipped) < self.max_skips:
             weights, optim_state = self._snapshot
             if not nonfinite_tensors(weights):

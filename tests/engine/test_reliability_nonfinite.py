@@ -26,6 +26,27 @@ class PoisonAt(Hook):
                 next(runner.model.generators.parameters()).view(-1)[0] = float('nan')
 
 
+class PoisonGradientAt(Hook):
+    """Fault: iteration ``step``'s gradient of one generator weight is NaN. The G update
+    comes last in an iteration, so the iteration's losses stay finite (a NaN in D's
+    gradient would already show in the G losses of the same iteration)."""
+    priority = 'LOWEST'
+
+    def __init__(self, step):
+        self.step, self.handle, self.name = step, None, None
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if runner.iter + 1 == self.step:
+            self.name, param = next(iter(runner.model.generators.named_parameters()))
+            self.name = f'generators.{self.name}'
+            self.handle = param.register_hook(lambda grad: grad * float('nan'))
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        if self.handle is not None:
+            self.handle.remove()
+            self.handle = None
+
+
 def _checkpoints(work):
     return sorted(n for n in os.listdir(work) if n.endswith('.pth'))
 
@@ -49,6 +70,23 @@ def test_divergence_stops_at_the_iteration_and_saves_nothing(tmp_path, photos):
     assert 'Last good checkpoint: none' in msg
     assert _checkpoints(tmp_path / 'w') == []
     assert not (tmp_path / 'w' / 'last_checkpoint').exists()
+
+
+def test_a_nonfinite_gradient_stops_at_its_iteration(tmp_path, photos):
+    """Finite losses, NaN gradient: caught in the same iteration (through the parameters
+    the update made NaN), named, nothing saved after it."""
+    from nicegan_plugin.engine.nonfinite import NonFiniteError
+    runner = tiny_runner(tmp_path / 'w', photos, **{
+        'train_cfg.max_iters': 3, 'default_hooks.checkpoint.interval': 1})
+    poison = PoisonGradientAt(2)
+    runner.register_hook(poison)
+    with pytest.raises(NonFiniteError) as info:
+        runner.train()
+    msg = str(info.value)
+    assert msg.startswith('non-finite gradient at iteration 2: its losses are finite'), msg
+    assert poison.name in msg, msg
+    assert f'Last good checkpoint: {tmp_path / "w" / "iter_1.pth"}' in msg
+    assert _checkpoints(tmp_path / 'w') == ['iter_1.pth']
 
 
 def test_checkpoint_hook_never_writes_nonfinite_weights(tmp_path, photos):
