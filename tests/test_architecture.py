@@ -73,6 +73,14 @@ def test_tools_are_thin_and_tests_import_no_tools():
             text = open(osp.join(ROOT, 'tools', name)).read()
             if 'sys.path' in text:
                 offenders.append(f'tools/{name} edits sys.path')
+            # every tool ends an error with one line (README "Reliability")
+            last = ast.parse(text).body[-1]
+            calls = [n.func.id for n in ast.walk(last)
+                     if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+            if not (isinstance(last, ast.If) and '__main__' in ast.unparse(last.test)
+                    and calls == ['run_cli']):
+                offenders.append(f'tools/{name}: its last statement is not '
+                                 "`if __name__ == '__main__': run_cli(main)`")
     for root, _, files in os.walk(osp.join(ROOT, 'tests')):
         for name in files:
             if not name.endswith('.py'):

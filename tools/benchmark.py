@@ -15,7 +15,6 @@ Usage: python tools/benchmark.py [--official-repo PATH] [--device cpu|cuda]
 """
 import argparse
 import json
-import sys
 
 from nicegan_plugin.apis.cli import run_cli
 
@@ -68,4 +67,4 @@ def main() -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(run_cli(main))
+    run_cli(main)

@@ -14,6 +14,8 @@ import argparse
 import os.path as osp
 import sys
 
+from nicegan_plugin.apis.cli import run_cli
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
@@ -31,9 +33,7 @@ def main() -> int:
         print(f'error: no such file: {args.src}', file=sys.stderr)
         return 2
 
-    import torch
-
-    import nicegan_plugin  # noqa: F401  (compat: mmengine checkpoints under weights_only)
+    from nicegan_plugin.engine.checkpoint import read_checkpoint
     from nicegan_plugin.official.converter import (
         ConversionError,
         config_text,
@@ -41,12 +41,7 @@ def main() -> int:
         plugin_to_official,
     )
     from nicegan_plugin.utils.fileio import atomic_torch_save, atomic_write
-    try:
-        ckpt = torch.load(args.src, map_location='cpu', weights_only=True)
-    except Exception as e:  # unpickling errors of all kinds: not a checkpoint we accept
-        print(f'error: cannot read {args.src} as a torch checkpoint with weights_only=True: '
-              f'{type(e).__name__}: {str(e).splitlines()[0]}', file=sys.stderr)
-        return 2
+    ckpt = read_checkpoint(args.src)  # weights-only; a refused file is one error line
     try:
         if args.to_official:
             out = plugin_to_official(ckpt, args.domain_a, args.domain_b)
@@ -70,4 +65,4 @@ def main() -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_cli(main)

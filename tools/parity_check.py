@@ -13,6 +13,8 @@ import json
 import os.path as osp
 import sys
 
+from nicegan_plugin.apis.cli import run_cli
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
@@ -30,7 +32,6 @@ def main() -> int:
               file=sys.stderr)
         return 2
 
-    import nicegan_plugin  # noqa: F401  (registers the plugin)
     from nicegan_plugin.official.parity import run_parity
 
     report = run_parity(args.fixture, args.tolerance)
@@ -48,4 +49,4 @@ def main() -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_cli(main)

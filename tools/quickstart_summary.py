@@ -12,6 +12,8 @@ import glob
 import json
 import os.path as osp
 
+from nicegan_plugin.apis.cli import run_cli
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -64,4 +66,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

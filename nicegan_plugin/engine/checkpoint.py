@@ -15,7 +15,8 @@
 """
 import os.path as osp
 import re
-from typing import Dict, Iterable, List, Union
+import warnings
+from typing import Any, Dict, Iterable, List, Union
 
 import torch
 import torch.nn as nn
@@ -126,6 +127,28 @@ class NICEGANCheckpointHook(CheckpointHook):
             atomic_write(osp.join(runner.work_dir, 'last_checkpoint'), last)
 
 
+class CheckpointReadError(ValueError):
+    """A checkpoint file that cannot be (or must not be) loaded: one line naming it."""
+
+
+def read_checkpoint(checkpoint: str) -> Any:
+    """The object saved in the local file ``checkpoint``, loaded weights-only on the CPU
+    (with the plugin's allow-list, :mod:`nicegan_plugin.compat`); a missing file or one
+    that is not a weights-only PyTorch checkpoint raises a one-line error naming it (never
+    torch's advice to unpickle it anyway)."""
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
+    try:
+        with warnings.catch_warnings():
+            # torch's note on files pickled with protocol > 2: the load below either
+            # works or is refused with the reason, the note adds nothing
+            warnings.filterwarnings('ignore', message='Detected pickle protocol')
+            return torch.load(checkpoint, map_location='cpu', weights_only=True)
+    except Exception as err:
+        raise CheckpointReadError(
+            f'cannot read checkpoint {checkpoint}: {_load_error(err)}') from err
+
+
 def read_state_dict(checkpoint: str) -> Dict[str, torch.Tensor]:
     """The model weights of an mmengine-style checkpoint (``{'state_dict': ...}``) or
     of a bare state dict, on CPU; ``module.`` prefixes and thop buffers dropped.
@@ -133,26 +156,21 @@ def read_state_dict(checkpoint: str) -> Dict[str, torch.Tensor]:
     Raises a clear error for a missing/unreadable file and for an official
     (unconverted) NICE-GAN checkpoint.
     """
-    if not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
-    from mmengine.runner.checkpoint import CheckpointLoader
-    try:
-        ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-    except Exception as err:
-        raise ValueError(f'cannot read checkpoint {checkpoint}: {_load_error(err)}') from err
+    ckpt = read_checkpoint(checkpoint)
     if not isinstance(ckpt, dict):
-        raise ValueError(f'checkpoint {checkpoint} holds a {type(ckpt).__name__}, '
-                         'expected a dict with a `state_dict` key')
+        raise CheckpointReadError(f'checkpoint {checkpoint} holds a {type(ckpt).__name__}, '
+                                  'expected a dict with a `state_dict` key')
     if all(k in ckpt for k in OFFICIAL_NETS):
-        raise ValueError(
+        raise CheckpointReadError(
             f'checkpoint {checkpoint} is an official NICE-GAN checkpoint (keys '
             f'{", ".join(OFFICIAL_NETS)}); convert it first with '
             'tools/convert_official_checkpoint.py')
     state = ckpt.get('state_dict', ckpt)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor)
                                               for v in state.values()):
-        raise ValueError(f'checkpoint {checkpoint}: `state_dict` is missing or does not '
-                         f'map names to tensors (top-level keys: {sorted(ckpt)[:8]})')
+        raise CheckpointReadError(
+            f'checkpoint {checkpoint}: `state_dict` is missing or does not map names to '
+            f'tensors (top-level keys: {sorted(ckpt)[:8]})')
     state = {re.sub(r'^module\.', '', k): v for k, v in state.items()
              if k.rsplit('.', 1)[-1] not in THOP_SUFFIXES}
     bad = nonfinite_tensors(state)

@@ -91,6 +91,10 @@ def evaluate_folders(real_dir: str, fake_dir: str, inception: Optional[str] = No
         the folders and the weights used (style, file, sha256).
     """
     real_files, fake_files = list_images(real_dir, 'real'), list_images(fake_dir, 'fake')
+    for role, folder, files in (('real', real_dir, real_files), ('fake', fake_dir, fake_files)):
+        if len(files) < 2:  # a covariance (FID) and an unbiased MMD (KID) need two samples
+            raise FolderError(f'{role} folder has {len(files)} image; FID and KID need at '
+                              f'least 2 per folder: {folder}')
     if batch_size < 1 or kid_subsets < 1:
         raise FolderError(f'batch_size and kid_subsets must be >= 1 (got {batch_size}, '
                           f'{kid_subsets})')

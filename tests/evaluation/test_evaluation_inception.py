@@ -301,3 +301,10 @@ def test_folder_errors_name_the_folder_or_file(tmp_path):
         evaluate_folders(str(empty), str(broken))
     with pytest.raises(FolderError, match=f'^cannot read image {broken / "a.jpg"}'):
         folder_features([str(broken / 'a.jpg')], torch.nn.Identity(), 'PyTorch')
+    two = tmp_path / 'two'
+    two.mkdir()
+    for name in ('a.jpg', 'b.jpg'):  # the count is checked before any image is read
+        (two / name).write_bytes(b'')
+    with pytest.raises(FolderError, match=f'^fake folder has 1 image; FID and KID need at '
+                       f'least 2 per folder: {broken}$'):
+        evaluate_folders(str(two), str(broken), inception='/nonexistent')
