@@ -16,6 +16,7 @@ from mmagic.datasets import UnpairedImageDataset
 from mmagic.registry import DATASETS
 from mmengine.logging import MMLogger
 
+from ..utils.image_io import IMAGE_EXTENSIONS, is_image_file
 from .data_check import DataCheckError, check_folder, describe
 
 SPLITS = ('trainA', 'trainB', 'testA', 'testB')
@@ -63,11 +64,14 @@ class NICEGANUnpairedImageDataset(UnpairedImageDataset):
             present = sorted(n for n in os.listdir(osp.dirname(path)) if not n.startswith('.'))
             raise DataCheckError(f'{path} not found: data_root must hold {", ".join(SPLITS)} '
                                  f'(it holds: {", ".join(present) or "nothing"})')
-        try:
-            images = super().scan_folder(path)
-        except AssertionError:
-            raise DataCheckError(f'{path} has no image files (.jpg, .jpeg, .png, .ppm, .bmp, '
-                                 '.tif, .tiff, searched recursively)') from None
+        # MMagic's listing (same order), with the extensions every tool of the plugin
+        # reads (case-insensitive; MMagic's list has no .webp/.pgm)
+        images = [self.file_backend.join_path(path, name) for name in
+                  self.file_backend.list_dir_or_file(path, list_dir=False, recursive=True)
+                  if is_image_file(name)]
+        if not images:
+            raise DataCheckError(f'{path} has no image files ({", ".join(IMAGE_EXTENSIONS)}, '
+                                 'any case, searched recursively)')
         if not self.check_images:
             return images
         logger = MMLogger.get_current_instance()

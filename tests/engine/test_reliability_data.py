@@ -132,3 +132,24 @@ def test_tiny_config_trains_on_the_training_folders(clean):
     assert pairs == [(ds.data_infos_a[i % ds.len_a]['path'],
                       ds.data_infos_b[i % ds.len_b]['path'])
                      for i in range(len(ds))]  # paired by index: runs compare exactly
+
+
+def test_training_reads_every_image_extension_the_tools_read(clean, tmp_path):
+    """MMagic's own dataset lists the same files in the same order, minus what its
+    extension list lacks (.webp, .pgm, mixed case): the plugin's dataset reads those too
+    (``tools/translate.py`` can write them)."""
+    import cv2
+    from mmagic.datasets import UnpairedImageDataset
+    root = tmp_path / 'data'
+    shutil.copytree(clean, root)
+    first = sorted((root / 'trainA').iterdir())[0]
+    img = cv2.imread(str(first))
+    cv2.imwrite(str(root / 'trainA' / 'extra.webp'), img)
+    cv2.imwrite(str(root / 'trainA' / 'extra.pgm'), cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
+    shutil.copy(first, root / 'trainA' / 'Mixed.Jpg')
+    ours = [d['path'] for d in _dataset(root).data_infos_a]
+    theirs = [d['path'] for d in UnpairedImageDataset(
+        str(root), pipeline=[], domain_a='horse', domain_b='zebra').data_infos_a]
+    extra = {str(root / 'trainA' / n) for n in ('extra.webp', 'extra.pgm', 'Mixed.Jpg')}
+    assert [p for p in ours if p not in extra] == theirs
+    assert set(ours) - set(theirs) == extra
