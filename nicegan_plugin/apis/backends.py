@@ -184,8 +184,8 @@ class PyTorchBackend(TranslatorBackend):
     def _run(self, x: np.ndarray) -> Outputs:
         import torch
 
-        from ..utils.model_utils import eval_mode
-        device = next(self.module.parameters()).device
+        from ..utils.model_utils import eval_mode, model_device
+        device = model_device(self.module)
         with eval_mode(self.module):
             out = self.module(torch.from_numpy(x).to(device))
         y, heat = out if isinstance(out, tuple) else (out, None)

@@ -38,6 +38,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..official.constants import OFFICIAL_NETS
 from ..official.converter import plugin_to_official
 from ..official.parity import OFFICIAL_SCHEDULE
 from ..utils.profiling import AtenCallCounter, count_cuda_kernels, count_cuda_launches
@@ -102,7 +103,7 @@ class OfficialLoop:
 
         self.device = device
         self.gen2B, self.gen2A, self.disA, self.disB = gen(), gen(), dis(), dis()
-        for name in ('gen2B', 'gen2A', 'disA', 'disB'):
+        for name in OFFICIAL_NETS:
             getattr(self, name).load_state_dict(state[name])
             getattr(self, name).to(dtype)
         self.L1_loss, self.MSE_loss = nn.L1Loss(), nn.MSELoss()
@@ -439,8 +440,8 @@ def _official_state(side: Side) -> Dict[str, dict]:
     """``{'gen2B', 'gen2A', 'disA', 'disB'}`` state dicts of a side (official names)."""
     if hasattr(side.modules[0], 'generators'):  # a plugin model
         state = plugin_to_official({'state_dict': side.modules[0].state_dict()}, 'A', 'B')
-        return {n: state[n] for n in ('gen2B', 'gen2A', 'disA', 'disB')}
-    return {n: m.state_dict() for n, m in zip(('gen2B', 'gen2A', 'disA', 'disB'), side.modules)}
+        return {n: state[n] for n in OFFICIAL_NETS}
+    return {n: m.state_dict() for n, m in zip(OFFICIAL_NETS, side.modules)}
 
 
 def _weights_diff(side: Side, reference: Side) -> Dict[str, float]:

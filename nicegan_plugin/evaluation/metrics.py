@@ -26,10 +26,10 @@ import torch
 import torch.nn as nn
 from mmagic.evaluation.metrics.fid import TransFID
 from mmagic.registry import METRICS
-from mmengine.model import is_model_wrapper
 from torch import Tensor
 from torch.utils.data import DataLoader
 
+from ..utils.model_utils import unwrap
 from .feature_cache import FAKE_MEMO, real_features
 from .functional import feature_stats, fid_from_features, frechet_distance, kid_from_features
 from .inception import inception_features, load_inception
@@ -95,8 +95,7 @@ class _OfflineInceptionMetric(TransFID):
     def prepare(self, module: nn.Module, dataloader: DataLoader) -> None:
         """Move Inception to the model's device and fetch the (shared) real features
         (computed or read on rank 0 and broadcast: every rank holds the same)."""
-        if is_model_wrapper(module):
-            module = module.module
+        module = unwrap(module)
         self.data_preprocessor = module.data_preprocessor
         self.device = module.data_preprocessor.device
         if self.fake_nums == -1:
