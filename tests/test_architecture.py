@@ -4,6 +4,7 @@ files sit in folders named like the package's parts."""
 import ast
 import os
 import os.path as osp
+import re
 
 from conftest import ROOT
 
@@ -105,3 +106,16 @@ def test_test_folders_mirror_the_package():
     folders = [d for d in os.listdir(osp.join(ROOT, 'tests'))
                if osp.isdir(osp.join(ROOT, 'tests', d)) and d not in ('configs', '__pycache__')]
     assert folders and all(d in LAYERS for d in folders), folders
+
+
+def test_architecture_page_lists_every_registered_class():
+    """docs/architecture.md names each class the package registers, and only those."""
+    registered = set()
+    for path, _ in _modules():
+        for node in ast.walk(ast.parse(open(path).read())):
+            if isinstance(node, ast.ClassDef) and any(
+                    'register_module' in ast.unparse(d) for d in node.decorator_list):
+                registered.add(node.name)
+    page = open(osp.join(ROOT, 'docs', 'architecture.md')).read()
+    paragraph = page[page.index('Registered names'):].split('\n\n')[0]
+    assert set(re.findall(r'`(NICEGAN\w*)`', paragraph)) == registered
