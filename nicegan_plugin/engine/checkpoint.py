@@ -79,7 +79,9 @@ class NICEGANCheckpointHook(CheckpointHook):
             runner._load_from = find_resumable_checkpoint(runner.work_dir,
                                                           self.filename_tmpl)
             if runner._load_from is None:
-                runner.logger.info(f'nothing to resume in {runner.work_dir}: new run')
+                # MMEngine's meaning of resume=True (tools/train.py --resume stops instead)
+                runner.logger.warning(f'resume=True, but {runner.work_dir} holds no checkpoint '
+                                      '(no last_checkpoint, no iter_N.pth): a new run starts')
                 runner._resume = False
 
     def before_train(self, runner) -> None:
