@@ -74,21 +74,36 @@ def shrink_config(cfg, size: int = SIZE, data_root: str = 'data/none'):
     return cfg
 
 
-@pytest.fixture(scope='module')
-def tiny(tmp_path_factory):
-    """(config path, checkpoint path, model) for a tiny horse/zebra model."""
-    from mmagic.registry import MODELS
+@pytest.fixture(scope='session')
+def tiny_checkpoint(tmp_path_factory) -> Tuple[str, str]:
+    """(config path, checkpoint path) of a tiny horse/zebra model; the checkpoint is what
+    training writes: MMEngine's Runner saves it after one iteration (weights, optimizer
+    and scheduler states, message hub, meta)."""
     from mmengine.config import Config
+    from mmengine.runner import Runner
     tmp = tmp_path_factory.mktemp('tiny')
     cfg = shrink_config(Config.fromfile(CONFIG))
     cfg_path = str(tmp / 'tiny_cfg.py')
     cfg.dump(cfg_path)
+    data = write_image_set(str(tmp / 'data'), n_a=2, n_b=2, size=SIZE + 8)
+    run = shrink_config(cfg, data_root=data)
+    run.merge_from_dict({'train_cfg.max_iters': 1, 'train_cfg.val_interval': 100,
+                         'default_hooks.checkpoint.interval': 1, 'custom_hooks': []})
+    run.work_dir, run.experiment_name = str(tmp / 'work'), 'tiny-fixture'
     torch.manual_seed(0)
-    model = MODELS.build(cfg.model).eval()
-    ckpt = str(tmp / 'tiny.pth')
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
-    return cfg_path, ckpt, model
+    Runner.from_cfg(run).train()
+    return cfg_path, str(tmp / 'work' / 'iter_1.pth')
 
+
+@pytest.fixture(scope='module')
+def tiny(tiny_checkpoint):
+    """(config path, checkpoint path, model in eval mode holding the checkpoint's weights)."""
+    from mmagic.registry import MODELS
+    from mmengine.config import Config
+    cfg_path, ckpt = tiny_checkpoint
+    model = MODELS.build(Config.fromfile(cfg_path).model).eval()
+    model.load_state_dict(torch.load(ckpt, map_location='cpu', weights_only=True)['state_dict'])
+    return cfg_path, ckpt, model
 
 
 def run_tools(tool: str, arg_lists: List[List[str]], extra: Sequence[str] = (),

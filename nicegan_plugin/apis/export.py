@@ -215,11 +215,13 @@ def pytorch_backend(model: nn.Module, direction: str = 'a2b',
 
 
 def model_backend(model: nn.Module, backend: str, direction: str = 'a2b',
-                  heatmap: bool = False, folder: Optional[str] = None) -> TranslatorBackend:
+                  heatmap: bool = False, folder: Optional[str] = None,
+                  verify: bool = True) -> TranslatorBackend:
     """A backend for a loaded model: ``'pytorch'`` runs it in-process; ``'onnxruntime'``
-    / ``'torchscript'`` export it (dynamic size for light models, not verified) into
-    ``folder`` (default: a temporary folder, removed at exit) and open the file
-    (TorchScript on the model's device, onnxruntime on CPU)."""
+    / ``'torchscript'`` export it (dynamic size for light models) into ``folder``
+    (default: a temporary folder, removed at exit), check it against the model like
+    ``tools/export.py`` does (``verify``; synthetic images, a few seconds) and open the
+    file (TorchScript on the model's device, onnxruntime on CPU)."""
     if backend == 'pytorch':
         return pytorch_backend(model, direction, heatmap)
     if backend not in FORMAT_BACKENDS.values():
@@ -233,7 +235,7 @@ def model_backend(model: nn.Module, backend: str, direction: str = 'a2b',
         atexit.register(shutil.rmtree, folder, True)
     fmt = 'onnx' if backend == 'onnxruntime' else 'torchscript'
     path = osp.join(folder, f'translator_{direction}.{fmt}')
-    export_translator(model, path, direction, fmt, heatmap, dynamic_size=True, verify=False)
+    export_translator(model, path, direction, fmt, heatmap, dynamic_size=True, verify=verify)
     return open_translator(path, backend, str(model_device(model)))
 
 

@@ -327,6 +327,9 @@ def test_backends_translate_files_like_pytorch(light, light_files, tmp_path):
             'torchscript': open_translator(light_files['torchscript'][0]),
             'onnxruntime': open_translator(light_files['onnx'][0]),
             'torchscript_on_the_fly': model_backend(light, 'torchscript', 'a2b', True,
+                                                    str(tmp_path)),
+            # what tools/translate.py --backend onnxruntime does: export, verify, open
+            'onnxruntime_on_the_fly': model_backend(light, 'onnxruntime', 'a2b', True,
                                                     str(tmp_path))}
     read = {}
     for name, model in runs.items():
@@ -341,8 +344,9 @@ def test_backends_translate_files_like_pytorch(light, light_files, tmp_path):
         ref = read['pytorch', native]
         for name in ('torchscript', 'torchscript_on_the_fly'):
             assert all(np.array_equal(a, b) for a, b in zip(read[name, native], ref))
-        assert max(np.abs(a - b).max() for a, b in zip(read['onnxruntime', native][::2],
-                                                       ref[::2])) <= 2
+        for name in ('onnxruntime', 'onnxruntime_on_the_fly'):
+            assert max(np.abs(a - b).max() for a, b in zip(read[name, native][::2],
+                                                           ref[::2])) <= 2
 
 
 # ---------------------------------------------------------------------- tools
