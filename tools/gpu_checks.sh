@@ -121,7 +121,8 @@ summary() {
       "train 256px "*) m=${name#train 256px }; detail="$(iter_time "$OUT/train_$m.log")"
                grep -qs 'cuda_graph: captured' "$OUT/train_$m.log" && detail="$detail, captured"
                grep -qs 'runs eagerly' "$OUT/train_$m.log" && detail="$detail, EAGER FALLBACK: $(grep -o 'cuda_graph: [^:]*' "$OUT/train_$m.log" | head -1)" ;;
-      benchmark) detail="${OFFICIAL:+vs official $OFFICIAL; }table above, all figures in $OUT/benchmark.json" ;;
+      benchmark) detail="${OFFICIAL:+vs official $OFFICIAL; }table above, all figures in $OUT/benchmark.json"
+               grep -qs 'ran EAGERLY' "$OUT/benchmark.log" && detail="$detail; GRAPH NOT CAPTURED (see note)" ;;
     esac
     printf '%-32s %-16s %6s  %s\n' "$name" "$status" "$secs" "$detail"
   done

@@ -585,6 +585,13 @@ def run_benchmark(official_repo: Optional[str], device: str = 'cpu', img_size: i
                 else '(RSS)'),
              'ATen: calls per iteration reaching the dispatcher (AtenCallCounter); graph '
              'modes: host calls of a replay']
+    for side in sides:  # a graph mode that fell back to eager must not pass for a graph
+        graph = getattr(side.modules[0], 'cuda_graph', None)
+        if side.name.startswith('graph') and graph is not None and not graph.captured:
+            why = graph._failed or 'not captured'
+            notes.insert(0, f'WARNING: {side.name} ran EAGERLY ({why}): its figures are not '
+                         'those of a CUDA graph')
+            log(f'WARNING: {side.name}: the CUDA graph was not captured ({why})')
     if dev.type == 'cuda':
         notes.append('kernels: CUDA kernels executed per iteration; launches: host launch '
                      'calls (a graph replay is one)')
