@@ -17,7 +17,12 @@ WORK_DIR="${WORK_DIR:-work_dirs/quickstart}"
 DATA="${QUICKSTART_DATA:-data/toy_day2night}"
 CONFIG=configs/nicegan/nicegan_light-tiny_1xb4-600iters_toy-day2night.py
 
-[[ -f .venv/.nicegan-ready ]] || bash tools/setup_env.sh
+# (re)run the set-up when the environment is missing or its editable install of the plugin
+# belongs to another clone (clones on a machine share one environment)
+if [[ ! -f .venv/.nicegan-ready ]] || ! grep -qsF "'$ROOT/nicegan_plugin'" \
+    .venv/lib/python*/site-packages/__editable___nicegan_mmagic_*_finder.py; then
+  bash tools/setup_env.sh
+fi
 PY=.venv/bin/python
 
 # the config holds the defaults (600 iterations, data/toy_day2night); override only what differs
