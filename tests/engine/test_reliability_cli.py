@@ -3,6 +3,7 @@ the run's log file), without third-party import notices; they refuse checkpoints
 non-finite weights and files that are not weights-only checkpoints; ``--resume`` with
 nothing to resume stops."""
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,13 @@ import torch
 from reliability_helpers import data_check_cache, data_options, photo_set  # noqa: F401
 
 from conftest import ROOT, TINY_CONFIG
+
+
+class RunsCode:
+    """Unpickling this runs ``echo code ran`` (what a weights-only load must refuse)."""
+
+    def __reduce__(self):
+        return (os.system, ('echo code ran',))
 
 
 def _opts(root):
@@ -39,8 +47,8 @@ def test_tools_errors_are_one_clear_line(tmp_path, tiny):
             v.fill_(float('nan'))
     nan_ckpt, junk = str(tmp_path / 'nan.pth'), str(tmp_path / 'junk.pth')
     torch.save(state, nan_ckpt)
-    with open(junk, 'wb') as f:
-        f.write(os.urandom(4096))
+    with open(junk, 'wb') as f:  # a pickle that would run a shell command if unpickled
+        f.write(pickle.dumps(RunsCode(), protocol=2))
     work = str(tmp_path / 'work')
     typo = [TINY_CONFIG, '--work-dir', work, *_opts(photos), 'modle.generator.num_blocks=3']
     cases = {
@@ -70,7 +78,7 @@ def test_tools_errors_are_one_clear_line(tmp_path, tiny):
                    'zzz.jpg (OSError: image file is truncated',
         'nan_translate': f'error: checkpoint {nan_ckpt} holds NaN/Inf weights',
         'junk_test': f'error: cannot read checkpoint {junk}: not a weights-only PyTorch '
-                     'checkpoint (Unsupported operand',  # never unpickled
+                     'checkpoint (Trying to load unsupported GLOBAL',  # never unpickled
     }
     for name, proc in procs.items():
         assert proc.returncode != 0, (name, proc.stdout[-2000:], proc.stderr[-2000:])
@@ -81,5 +89,6 @@ def test_tools_errors_are_one_clear_line(tmp_path, tiny):
     assert len(procs['typo'].stderr.splitlines()) == 1, procs['typo'].stderr
     assert 'Traceback (most recent call last)' in procs['resume_nothing'].stderr
     assert 'weights_only=False' not in procs['junk_test'].stderr
+    assert 'code ran' not in procs['junk_test'].stdout
     assert '(traceback in ' in _last_line(procs['corrupt'])  # the run's log file has it
     assert not os.path.exists(os.path.join(work, 'iter_2.pth'))
