@@ -8,8 +8,9 @@ from a config with::
     default_scope = 'mmagic'
     custom_imports = dict(imports=['nicegan_plugin'], allow_failed_imports=False)
 
-Layers (imports point down only): ``utils`` < ``models`` < ``official`` <
-``visualization`` < ``evaluation`` < ``engine`` < ``apis``; see docs/architecture.md.
+Layers (imports point down only): ``utils`` < ``models`` < ``official``, ``datasets`` <
+``inference``, ``evaluation`` < ``visualization``, ``deploy`` < ``engine`` < ``apis``,
+``benchmarks``; see docs/architecture.md.
 """
 import warnings
 
@@ -26,9 +27,9 @@ with warnings.catch_warnings():
     warnings.filterwarnings('ignore', message="The module 'mediapipe' is not installed")
     import mmagic.models  # noqa: F401
 
-from . import engine, evaluation, models  # noqa: E402  (registration side effects)
+from . import datasets, engine, evaluation, models  # noqa: E402  (registration side effects)
 from .deprecated import register_aliases  # noqa: E402
 
 register_aliases()
 
-__all__ = ['__version__', 'compat', 'engine', 'evaluation', 'models']
+__all__ = ['__version__', 'compat', 'datasets', 'engine', 'evaluation', 'models']

@@ -14,11 +14,13 @@ PACKAGE = osp.join(ROOT, 'nicegan_plugin')
 LAYERS = {
     'version': 0, 'compat': 0, 'utils': 0,
     'models': 1,
-    'official': 2,
-    'visualization': 3, 'evaluation': 3,
-    'engine': 4,
-    'apis': 5, 'deprecated': 5,
-    '__init__': 6,
+    'official': 2, 'datasets': 2,
+    'inference': 3, 'evaluation': 3,
+    'visualization': 4, 'deploy': 4,
+    'engine': 5,
+    'apis': 6, 'deprecated': 6,
+    'benchmarks': 7,
+    '__init__': 8,
 }
 
 
@@ -65,6 +67,48 @@ def test_imports_point_down_only():
             if LAYERS[target] >= LAYERS[own]:
                 upward.append(f'{osp.relpath(path, ROOT)} ({own}) -> {target}')
     assert not upward, 'imports that do not point down:\n' + '\n'.join(upward)
+
+
+def _private_names():
+    """Private names the plugin defines: module-level ``_x`` functions, classes and
+    variables, and ``self._x`` attributes and ``_x`` methods of its classes."""
+    names = set()
+    for path, _ in _modules():
+        for node in ast.walk(ast.parse(open(path).read())):
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                    and node.value.id == 'self' and isinstance(node.ctx, ast.Store):
+                names.add(node.attr)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+    return {n for n in names if n.startswith('_') and not n.startswith('__')}
+
+
+def test_no_module_reads_another_modules_private_names():
+    """What one module needs of another is public API: no ``from .x import _y`` and no
+    ``obj._y`` of a private name the plugin defines, except on ``self``/``cls``/``super()``
+    (tools included)."""
+    private = _private_names()
+    offenders = []
+    tool_files = [osp.join(ROOT, 'tools', n) for n in os.listdir(osp.join(ROOT, 'tools'))
+                  if n.endswith('.py')]
+    for path in [p for p, _ in _modules()] + tool_files:
+        for node in ast.walk(ast.parse(open(path).read())):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or '')
+                                                     .startswith('nicegan_plugin')):
+                offenders += [f'{osp.relpath(path, ROOT)} imports {a.name}'
+                              for a in node.names if a.name.startswith('_')
+                              and not a.name.startswith('__')]
+            elif isinstance(node, ast.Attribute) and node.attr in private:
+                owner = node.value
+                if isinstance(owner, ast.Name) and owner.id in ('self', 'cls'):
+                    continue
+                if isinstance(owner, ast.Call) and getattr(owner.func, 'id', '') == 'super':
+                    continue
+                offenders.append(f'{osp.relpath(path, ROOT)}:{node.lineno} reads '
+                                 f'{ast.unparse(node)}')
+    assert not offenders, '\n'.join(offenders)
 
 
 def test_tools_are_thin_and_tests_import_no_tools():

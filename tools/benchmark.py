@@ -16,7 +16,7 @@ Usage: python tools/benchmark.py [--official-repo PATH] [--device cpu|cuda]
 import argparse
 import json
 
-from nicegan_plugin.apis.cli import run_cli
+from nicegan_plugin.utils.cli import run_cli
 
 
 def parse_args() -> argparse.Namespace:
@@ -51,7 +51,7 @@ def main() -> int:
     args = parse_args()
     import torch
 
-    from nicegan_plugin.apis.benchmark import run_benchmark
+    from nicegan_plugin.official.benchmark import run_benchmark
     if args.threads:
         torch.set_num_threads(args.threads)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')

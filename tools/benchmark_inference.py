@@ -42,12 +42,12 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import torch
 
-    from nicegan_plugin.apis.inference_benchmark import (
+    from nicegan_plugin.apis.loading import load_model
+    from nicegan_plugin.deploy.benchmark import (
         BACKENDS,
         benchmark_inference,
         markdown_table,
     )
-    from nicegan_plugin.apis.loading import load_model
     try:
         torch.manual_seed(0)
         model = load_model(args.config, args.checkpoint, 'cpu')
@@ -65,5 +65,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    from nicegan_plugin.apis.cli import run_cli
+    from nicegan_plugin.utils.cli import run_cli
     run_cli(main)

@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     import torch
 
     import nicegan_plugin  # noqa: F401  (registers the plugin's modules)
-    from nicegan_plugin.apis.compare import run_comparison
+    from nicegan_plugin.benchmarks.compare import run_comparison
     if args.threads:
         torch.set_num_threads(args.threads)
     models = [(args.config_a, args.checkpoint_a), (args.config_b, args.checkpoint_b)]
@@ -60,5 +60,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    from nicegan_plugin.apis.cli import run_cli
+    from nicegan_plugin.utils.cli import run_cli
     run_cli(main)

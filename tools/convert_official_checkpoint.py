@@ -14,7 +14,7 @@ import argparse
 import os.path as osp
 import sys
 
-from nicegan_plugin.apis.cli import run_cli
+from nicegan_plugin.utils.cli import run_cli
 
 
 def main() -> int:
@@ -33,7 +33,7 @@ def main() -> int:
         print(f'error: no such file: {args.src}', file=sys.stderr)
         return 2
 
-    from nicegan_plugin.engine.checkpoint import read_checkpoint
+    from nicegan_plugin.engine.checkpoint_io import read_checkpoint
     from nicegan_plugin.official.converter import (
         ConversionError,
         config_text,

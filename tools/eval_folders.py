@@ -45,5 +45,5 @@ def main(argv: Optional[List[str]] = None) -> dict:
 
 
 if __name__ == '__main__':
-    from nicegan_plugin.apis.cli import run_cli
+    from nicegan_plugin.utils.cli import run_cli
     run_cli(main)

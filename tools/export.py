@@ -41,21 +41,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--tolerance', type=float, default=None,
                         help='max abs difference allowed against PyTorch (default 1e-4)')
     parser.add_argument('--no-verify', action='store_true', help='skip the verification')
+    parser.add_argument('--img-size', type=int, nargs='+', default=None, metavar='PX',
+                        help='the input size to record and export at (H [W]) instead of '
+                        'the size the model was trained at (recorded in the checkpoint)')
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from nicegan_plugin.apis.export import (
+    from nicegan_plugin.apis import load_model
+    from nicegan_plugin.deploy.export import (
         DEFAULT_OPSET,
         TOLERANCE,
         VerificationError,
         export_translator,
     )
-    from nicegan_plugin.apis.loading import load_model
     from nicegan_plugin.utils.image_io import ImageReadError, collect_images, read_rgb
     if args.opset is not None and args.format != 'onnx':
         print('error: --opset applies to --format onnx only', file=sys.stderr)
+        return 2
+    if args.img_size and len(args.img_size) > 2:
+        print('error: --img-size takes H or H W', file=sys.stderr)
         return 2
     try:
         photos = None
@@ -64,7 +70,8 @@ def main(argv=None) -> int:
             if not files:
                 raise ValueError(f'no images found in {args.verify_images}')
             photos = [read_rgb(path) for path, _ in files]
-        model = load_model(args.config, args.checkpoint, 'cpu')
+        model = load_model(args.config, args.checkpoint, 'cpu', img_size=args.img_size,
+                           log=print)
         spec = export_translator(
             model, args.out, args.direction, args.format, args.heatmap, args.dynamic_size,
             args.opset or DEFAULT_OPSET, not args.no_verify, photos,
@@ -90,5 +97,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    from nicegan_plugin.apis.cli import run_cli
+    from nicegan_plugin.utils.cli import run_cli
     run_cli(main)

@@ -1,13 +1,13 @@
 #!/usr/bin/env python
 """Write the built-in two-domain toy set of the quickstart (no download): day scenes
-(trainA/testA) and night scenes (trainB/testB), see ``nicegan_plugin.apis.toy_data``.
+(trainA/testA) and night scenes (trainB/testB), see ``nicegan_plugin.datasets.toy_data``.
 
 Usage: python tools/make_toy_dataset.py [OUT] [--n-train 48] [--n-test 8] [--size 64]
 """
 import argparse
 
-from nicegan_plugin.apis.cli import run_cli
-from nicegan_plugin.apis.toy_data import make_toy_dataset
+from nicegan_plugin.datasets.toy_data import make_toy_dataset
+from nicegan_plugin.utils.cli import run_cli
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ import json
 import os.path as osp
 import sys
 
-from nicegan_plugin.apis.cli import run_cli
+from nicegan_plugin.utils.cli import run_cli
 
 
 def main() -> int:

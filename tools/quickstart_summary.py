@@ -12,7 +12,7 @@ import glob
 import json
 import os.path as osp
 
-from nicegan_plugin.apis.cli import run_cli
+from nicegan_plugin.utils.cli import run_cli
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import nicegan_plugin  # noqa: F401  (registers the plugin's modules)
-from nicegan_plugin.apis.cli import run_cli
 from nicegan_plugin.apis.translation import translate_test_set
 from nicegan_plugin.engine import NICEGANDumpMetricsHook, NICEGANSaveTranslationsHook
 from nicegan_plugin.engine.config_check import check_config
@@ -23,6 +22,7 @@ from nicegan_plugin.engine.runner_utils import (
     setup_distributed,
     validate_checkpoint,
 )
+from nicegan_plugin.utils.cli import run_cli
 
 
 def parse_args() -> argparse.Namespace:

@@ -11,8 +11,12 @@ Examples::
 
 ``--model`` takes a file written by tools/export.py (no config needed; its direction
 is fixed); ``--backend`` runs a checkpoint through onnxruntime or TorchScript (exported
-on the fly). ``--native-size`` (light models) translates each image at its own size,
-padded to a multiple of 4, instead of resizing to the training size and back.
+on the fly). Images are resized to the size the model was trained at (recorded in the
+checkpoint; ``--img-size`` asks for another) and back. ``--native-size`` (light models)
+translates each image at its own size, padded to a multiple of 4; ``--tile N`` does it
+tile by tile, exactly, in memory bounded by the tile; ``--max-memory SIZE`` picks whole
+or tiled per image (on CUDA by default from the free memory). Every path uses the
+model's eval-mode generators (the EMA generators when the model was trained with them).
 
 Folders are read recursively; outputs keep the relative paths and file names
 (``--heatmaps`` adds ``<stem>_cam<ext>``, the CAM heatmap over the input). Inputs
@@ -37,6 +41,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--native-size', action='store_true',
                         help='light models: translate at each image\'s own size (padded to '
                         'a multiple of 4, cropped back) instead of resizing')
+    parser.add_argument('--tile', type=int, default=None,
+                        help='with --native-size: translate tile by tile (tiles of N px), '
+                        'exactly, in memory bounded by the tile')
+    parser.add_argument('--max-memory', default=None,
+                        help='with --native-size: memory budget (e.g. 8G): each image is '
+                        'translated whole if it fits, else tiled (default on CUDA: 80%% of '
+                        'the free GPU memory)')
+    parser.add_argument('--img-size', type=int, nargs='+', default=None, metavar='PX',
+                        help='translate at this size (H [W]) instead of the size the model '
+                        'was trained at')
     parser.add_argument('--input', required=True, help='image file or folder')
     parser.add_argument('--output', required=True, help='output folder')
     parser.add_argument('--direction', default=None,
@@ -60,39 +74,37 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import torch
 
-    from nicegan_plugin.apis import load_model, translate_images
-    from nicegan_plugin.apis.backends import open_translator
-    from nicegan_plugin.apis.export import model_backend
-    if args.model and (args.config or args.checkpoint):
-        print('error: pass either CONFIG CHECKPOINT or --model FILE, not both', file=sys.stderr)
-        return 2
-    if not args.model and not (args.config and args.checkpoint):
-        print('error: pass CONFIG CHECKPOINT, or --model FILE (a file written by '
-              'tools/export.py)', file=sys.stderr)
-        return 2
-    if args.model and args.backend == 'pytorch':
-        print('error: --backend pytorch needs CONFIG CHECKPOINT; an exported file runs '
-              'with --backend onnxruntime (ONNX) or torchscript', file=sys.stderr)
-        return 2
+    from nicegan_plugin.apis import load_translator, translate_images
+    from nicegan_plugin.inference import parse_memory
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     if device.startswith('cuda') and not torch.cuda.is_available():
         print(f'error: --device {device} requested but CUDA is not available',
               file=sys.stderr)
         return 2
+    if (args.tile or args.max_memory) and not args.native_size:
+        print('error: --tile and --max-memory apply to --native-size translation',
+              file=sys.stderr)
+        return 2
+    if args.img_size and (args.model or len(args.img_size) > 2):
+        print('error: --img-size takes H or H W, with CONFIG CHECKPOINT', file=sys.stderr)
+        return 2
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr)
+
     try:
-        if args.model:
-            model = open_translator(args.model, args.backend, device)
-            if args.direction:
-                model.check_direction(args.direction)
-        else:
-            model = load_model(args.config, args.checkpoint, device)
-            if args.backend not in (None, 'pytorch'):
-                model = model_backend(model, args.backend, args.direction or 'a2b',
-                                      args.heatmaps)
-        report = translate_images(model, args.input, args.output, args.direction or 'a2b',
-                                  args.batch_size, args.heatmaps, args.keep_size,
-                                  progress=not args.no_progress,
-                                  native_size=args.native_size)
+        max_memory = parse_memory(args.max_memory) if args.max_memory else None
+        translator = load_translator(args.config, args.checkpoint, args.model, args.direction,
+                                     args.backend, device, heatmap=args.heatmaps,
+                                     img_size=args.img_size, log=log)
+        if (args.native_size and max_memory is None and args.tile is None
+                and device.startswith('cuda') and translator.supports_tiling):
+            max_memory = int(torch.cuda.mem_get_info(torch.device(device))[0] * 0.8)
+        report = translate_images(translator, args.input, args.output,
+                                  args.direction or 'a2b', args.batch_size, args.heatmaps,
+                                  args.keep_size, progress=not args.no_progress,
+                                  native_size=args.native_size, tile=args.tile,
+                                  max_memory=max_memory, log=log)
     except (FileNotFoundError, KeyError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
@@ -104,5 +116,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    from nicegan_plugin.apis.cli import run_cli
+    from nicegan_plugin.utils.cli import run_cli
     run_cli(main)

@@ -1,13 +1,16 @@
-"""Top layer: what tools and users call: loading a trained model, translating images,
-the CAM panel, MMagic's inferencer for RGB models.
+"""Top layer: what tools and users call: loading a trained model or an exported file,
+translating images, folders and test sets, MMagic's inferencer, the web demo.
 
-Used by ``tools/translate.py``, ``tools/test.py`` and the quickstart.
+Every translation goes through one path (:mod:`nicegan_plugin.inference`).
 """
+from ..deploy.backends import open_translator
+from ..inference import Translator, model_image_size, resolve_direction
 from ..utils.image_io import IMAGE_EXTENSIONS, ImageReadError, collect_images, read_rgb, save_rgb
 from ..visualization.cam import cam_panel, cam_panels, direction_panel, direction_rows
-from .loading import load_model, model_image_size, resolve_direction
+from .loading import load_config, load_model, load_translator
 from .translation import (
     TranslationReport,
+    as_translator,
     images_from_files,
     translate_arrays,
     translate_images,
@@ -16,8 +19,9 @@ from .translation import (
 
 __all__ = [
     'IMAGE_EXTENSIONS', 'ImageReadError', 'collect_images', 'read_rgb', 'save_rgb',
-    'cam_panel', 'cam_panels', 'direction_panel', 'direction_rows', 'load_model',
-    'model_image_size', 'resolve_direction', 'TranslationReport', 'images_from_files',
+    'cam_panel', 'cam_panels', 'direction_panel', 'direction_rows', 'load_config',
+    'load_model', 'load_translator', 'open_translator', 'Translator', 'model_image_size',
+    'resolve_direction', 'TranslationReport', 'as_translator', 'images_from_files',
     'translate_arrays', 'translate_images', 'translate_test_set',
     'NICEGANTranslationInferencer'
 ]

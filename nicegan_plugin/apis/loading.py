@@ -1,23 +1,29 @@
 """Loading a trained translation model (NICE-GAN, MMagic's CycleGAN) for inference.
 
-- :func:`load_model`: errors that name the file and the offending key (a wrong
-  checkpoint otherwise loads with mere warnings under MMEngine's non-strict loading
-  and translates garbage).
-- :func:`model_image_size`, :func:`resolve_direction`: what a translation needs to
-  know about the model.
+:func:`load_model` gives errors that name the file and the offending key (a wrong
+checkpoint otherwise loads with mere warnings under MMEngine's non-strict loading and
+translates garbage), and records the image size the model was trained at (the
+checkpoint's ``meta``) as ``model.trained_image_size``: every tool then resizes to it.
+:func:`load_translator` opens whatever the tools take: CONFIG + CHECKPOINT, or an
+exported file.
 """
 import os.path as osp
-from typing import List, Optional, Tuple, Union
+from typing import Callable, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
 from mmengine.config import Config
 
-from ..engine.checkpoint import check_state_dict, read_state_dict
-from ..utils.model_utils import unwrap
+from ..deploy.backends import open_translator
+from ..deploy.export import model_translator
+from ..engine.checkpoint import IMG_SIZE_KEY
+from ..engine.checkpoint_io import check_state_dict, read_weights_and_meta
+from ..inference.translator import Translator, config_image_size, resolve_direction
+from ..utils.model_utils import model_domains
 
 
-def _load_config(config: Union[str, Config]) -> Config:
+def load_config(config: Union[str, Config]) -> Config:
+    """A config (path or object) that has a ``model``; one-line errors naming the file."""
     if isinstance(config, Config):
         cfg = config
     else:
@@ -34,12 +40,20 @@ def _load_config(config: Union[str, Config]) -> Config:
 
 
 def load_model(config: Union[str, Config], checkpoint: Optional[str],
-               device: Union[str, torch.device] = 'cpu') -> nn.Module:
-    """Build the config's model with ``mmagic.apis.init_model`` and load a
-    checkpoint strictly; returns it on ``device`` in eval mode with ``model.cfg``."""
+               device: Union[str, torch.device] = 'cpu',
+               img_size: Optional[Tuple[int, int]] = None,
+               log: Optional[Callable[[str], None]] = None) -> nn.Module:
+    """Build the config's model with ``mmagic.apis.init_model`` and load a checkpoint
+    strictly; returns it on ``device`` in eval mode with ``model.cfg`` and
+    ``model.trained_image_size`` ((height, width) the translations resize to).
+
+    The size is the one the checkpoint recorded (``meta['img_size']``); ``img_size``
+    overrides it explicitly. A config whose test data is resized to another size is
+    not followed silently: ``log`` says which size is used and why.
+    """
     from mmagic.apis import init_model
-    cfg = _load_config(config)
-    state = read_state_dict(checkpoint) if checkpoint else None
+    cfg = load_config(config)
+    state, meta = read_weights_and_meta(checkpoint) if checkpoint else (None, {})
     model = init_model(cfg, None, device='cpu')
     if not callable(getattr(model, 'translation', None)) or len(model_domains(model)) != 2:
         raise ValueError(f'config {getattr(cfg, "filename", config)}: model type '
@@ -48,49 +62,53 @@ def load_model(config: Union[str, Config], checkpoint: Optional[str],
     if state is not None:
         check_state_dict(model, state, checkpoint)
         model.load_state_dict(state, strict=True)
+    model.trained_image_size = _trained_size(cfg, checkpoint, meta.get(IMG_SIZE_KEY),
+                                             img_size, log)
     return model.to(device).eval()
 
 
-def model_domains(model: nn.Module) -> List[str]:
-    """The model's reachable domains: NICE-GAN's ``domains``, or those of any MMagic
-    ``BaseTranslationModel`` (e.g. CycleGAN)."""
-    net = unwrap(model)
-    return list(getattr(net, 'domains', None) or getattr(net, '_reachable_domains', None) or [])
+def _trained_size(cfg: Config, checkpoint: Optional[str], recorded, explicit,
+                  log: Optional[Callable[[str], None]]) -> Optional[Tuple[int, int]]:
+    """The size translations resize to, and a log line when sources disagree."""
+    from_cfg, where = config_image_size(cfg)
+    recorded = tuple(int(s) for s in recorded) if recorded else None
+    if explicit:
+        explicit = (int(explicit[0]), int(explicit[-1]))
+        if log and recorded and explicit != recorded:
+            log(f'note: translating at {explicit[0]}x{explicit[1]} as asked, although the '
+                f'model was trained at {recorded[0]}x{recorded[1]} ({checkpoint})')
+        return explicit
+    if recorded:
+        if log and from_cfg and from_cfg != recorded:
+            log(f'note: the model was trained at {recorded[0]}x{recorded[1]} ({checkpoint}); '
+                f'{where} says {from_cfg[0]}x{from_cfg[1]}, which is not used (pass '
+                '--img-size to translate at another size)')
+        return recorded
+    return None  # older checkpoints: the config's size (model_image_size)
 
 
-def other_domain(model: nn.Module, domain: str) -> str:
-    """The other of the model's two domains."""
-    a, b = model_domains(model)
-    return b if domain == a else a
-
-
-def model_image_size(model: nn.Module) -> Tuple[int, int]:
-    """(height, width) the model was trained at: the ``Resize`` of the config's test
-    pipeline, else the generator's ``img_size``, else 256."""
-    net = unwrap(model)
-    cfg = getattr(net, 'cfg', None)
-    pipeline = None
-    if cfg is not None:
-        pipeline = cfg.get('test_pipeline') or \
-            cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline')
-    for t in pipeline or []:
-        scale = t.get('scale') if isinstance(t, dict) and t.get('type') == 'Resize' else None
-        if isinstance(scale, (tuple, list)) and len(scale) == 2 and \
-                all(isinstance(s, int) for s in scale):
-            return int(scale[1]), int(scale[0])  # mmcv.imresize takes (w, h)
-    if cfg is not None and cfg.model.get('generator', {}).get('img_size'):
-        size = int(cfg.model.generator.img_size)
-        return size, size
-    gen = next(iter(net.generators.values()))
-    size = int(getattr(gen, 'img_size', 256))
-    return size, size
-
-
-def resolve_direction(model: nn.Module, direction: str) -> Tuple[str, str]:
-    """(source, target) domains for ``'a2b'`` (domains[0] -> domains[1]), ``'b2a'``,
-    or ``'<source>2<target>'`` spelled with the model's domain names."""
-    a, b = model_domains(model)
-    named = {'a2b': (a, b), 'b2a': (b, a), f'{a}2{b}': (a, b), f'{b}2{a}': (b, a)}
-    if direction not in named:
-        raise ValueError(f'unknown direction {direction!r}; use one of {sorted(named)}')
-    return named[direction]
+def load_translator(config: Optional[str] = None, checkpoint: Optional[str] = None,
+                    model_file: Optional[str] = None, direction: Optional[str] = None,
+                    backend: Optional[str] = None, device: str = 'cpu', heatmap: bool = True,
+                    img_size: Optional[Tuple[int, int]] = None,
+                    log: Optional[Callable[[str], None]] = None) -> Translator:
+    """The translator the tools run: an exported file (``model_file``; its direction is
+    fixed, ``direction`` is checked against it), or CONFIG + CHECKPOINT run in PyTorch
+    (``backend`` None / ``'pytorch'``) or exported on the fly (``'onnxruntime'``,
+    ``'torchscript'``)."""
+    if model_file and (config or checkpoint):
+        raise ValueError('pass either CONFIG CHECKPOINT or --model FILE, not both')
+    if model_file:
+        if backend == 'pytorch':
+            raise ValueError('--backend pytorch needs CONFIG CHECKPOINT; an exported file '
+                             'runs with --backend onnxruntime (ONNX) or torchscript')
+        translator = open_translator(model_file, backend, device)
+        if direction:
+            translator.check_direction(direction)
+        return translator
+    if not (config and checkpoint):
+        raise ValueError('pass CONFIG CHECKPOINT, or --model FILE (a file written by '
+                         'tools/export.py)')
+    model = load_model(config, checkpoint, device, img_size, log)
+    resolve_direction(model, direction or 'a2b')  # a clear error before any export
+    return model_translator(model, backend or 'pytorch', direction or 'a2b', heatmap)

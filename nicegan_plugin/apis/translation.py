@@ -1,7 +1,9 @@
-"""Translating images with a loaded NICE-GAN model (the logic of tools/translate.py).
+"""Translating images with a loaded model or an exported file (the logic of
+tools/translate.py), on top of the one translation path
+(:func:`nicegan_plugin.inference.translate_arrays`).
 
 - :func:`translate_arrays`: RGB uint8 arrays of any size -> translations (and CAM
-  overlays), resized to the model's size and back.
+  overlays), for a model or a translator.
 - :func:`translate_images`: a file or a folder tree -> the same relative paths
   under an output folder; unreadable files are reported, not fatal.
 - :func:`translate_test_set`: every test-set image of a built Runner, through the
@@ -9,83 +11,71 @@
 """
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn as nn
-from PIL import Image
 
 from ..engine.translation_saver import write_translations
+from ..inference import pipeline
+from ..inference.translator import (
+    TorchTranslator,
+    Translator,
+    model_image_size,
+    other_domain,
+    resolve_direction,
+)
 from ..utils.image_io import ImageReadError, collect_images, read_rgb, resize_rgb, save_rgb
-from ..utils.model_io import ModelIO
-from ..utils.model_utils import eval_mode, unwrap
-from ..visualization.cam import colorize_heatmap
-from .backends import TranslatorBackend, translate_with_backend
-from .loading import model_image_size, other_domain, resolve_direction
+from ..utils.model_utils import eval_mode, model_domains
+from ..utils.pixels import ModelIO
 
 #: suffix of the CAM overlay written next to an output (``<stem>_cam<ext>``)
 HEATMAP_SUFFIX = '_cam'
 
+ModelOrTranslator = Union[nn.Module, Translator]
 
-def translate_arrays(model: nn.Module, images: Sequence[np.ndarray], target_domain: str,
-                     size: Optional[Tuple[int, int]] = None, keep_size: bool = True,
-                     heatmaps: bool = False, native_size: bool = False
+
+def as_translator(model: ModelOrTranslator, target_domain: str,
+                  heatmaps: bool = True) -> Translator:
+    """``model`` itself if it is a translator (checked to translate into
+    ``target_domain``), else the in-process translator of its direction into it."""
+    if isinstance(model, Translator):
+        if model.target_domain != target_domain:
+            raise ValueError(f'{model.origin} translates into {model.target_domain}, '
+                             f'not {target_domain}')
+        return model
+    domains = model_domains(model)
+    if target_domain not in domains:
+        raise ValueError(f'unknown target domain {target_domain!r}; the model has {domains}')
+    source = other_domain(domains, target_domain)
+    return TorchTranslator(model, f'{source}2{target_domain}', heatmap=heatmaps)
+
+
+def translate_arrays(model: ModelOrTranslator, images: Sequence[np.ndarray],
+                     target_domain: str, size: Optional[Tuple[int, int]] = None,
+                     keep_size: bool = True, heatmaps: bool = False,
+                     native_size: bool = False, tile: Optional[int] = None,
+                     max_memory: Optional[int] = None,
+                     log: Optional[Callable[[str], None]] = None
                      ) -> Tuple[List[np.ndarray], Optional[List[np.ndarray]]]:
     """Translate HxWx3 RGB uint8 images (any sizes) into ``target_domain``.
 
-    ``model`` may also be a :class:`~.backends.TranslatorBackend` (an exported file);
-    ``native_size`` translates each image at its own size instead of resizing (light
-    models; see :func:`~.backends.translate_with_backend`).
-
-    Args:
-        size: model input (height, width); default :func:`model_image_size`.
-        keep_size: resize each output back to its input's size (bicubic).
-        heatmaps: also return, per image, the source encoder's CAM heatmap (JET,
-            official ``utils.cam``) blended 50/50 over the input, as RGB.
+    ``model``: a loaded model (its eval-mode networks: the EMA generator when on) or a
+    :class:`~nicegan_plugin.inference.Translator` (e.g. an exported file). The other
+    arguments are those of :func:`nicegan_plugin.inference.translate_arrays`.
 
     Returns:
         (translations, overlays or None), RGB uint8.
     """
-    if isinstance(model, TranslatorBackend) or native_size:
-        from .export import pytorch_backend
-        backend = model if isinstance(model, TranslatorBackend) else pytorch_backend(
-            model, f'{other_domain(unwrap(model), target_domain)}2{target_domain}', heatmaps)
-        if backend.target_domain != target_domain:
-            raise ValueError(f'{backend.origin} translates into {backend.target_domain}, '
-                             f'not {target_domain}')
-        return translate_with_backend(backend, images, size, keep_size, heatmaps, native_size)
-    net = unwrap(model)
-    size = size or model_image_size(net)
-    source = other_domain(net, target_domain)
-    if heatmaps and not hasattr(net, 'encode'):
-        raise ValueError('heatmaps need a NICE-GAN model (its encoder); '
-                         f'{type(net).__name__} has none')
-    io = ModelIO(net)
-    batch = io.to_input([resize_rgb(im, size) for im in images])
-    with eval_mode(net):
-        if hasattr(net, 'encode'):  # NICE-GAN: keep z for the heatmap
-            z = net.encode(batch, source)
-            fake = io.to_rgb(net._get_target_generator(target_domain)(z))
-            # official heatmap = channel sum of z (DiscriminatorOutput.heatmap)
-            heat = z.sum(dim=1).float().cpu().numpy() if heatmaps else None
-        else:  # any other MMagic translation model (e.g. CycleGAN)
-            fake = io.to_rgb(net.translation(batch, target_domain=target_domain))
-    outs: List[np.ndarray] = []
-    overlays: Optional[List[np.ndarray]] = [] if heatmaps else None
-    for i, im in enumerate(images):
-        out_size = im.shape[:2] if keep_size else size
-        outs.append(resize_rgb(fake[i], out_size, Image.BICUBIC))
-        if overlays is not None:
-            base = resize_rgb(im, out_size)
-            color = colorize_heatmap(heat[i], out_size)[..., ::-1]
-            overlays.append(((base.astype(np.uint16) + color) // 2).astype(np.uint8))
-    return outs, overlays
+    translator = as_translator(model, target_domain, heatmaps)
+    return pipeline.translate_arrays(translator, images, size, keep_size, heatmaps,
+                                     native_size, tile, max_memory, log)
 
 
 def images_from_files(model: nn.Module, paths: Sequence[str]) -> torch.Tensor:
     """(B, 3, H, W) model-space batch of image files at the model's size, e.g. for
-    :func:`~nicegan_plugin.apis.cam_panel` (``{domain: images_from_files(...)}``)."""
+    :func:`~nicegan_plugin.visualization.cam_panel` (``{domain: images_from_files(...)}``)."""
     size = model_image_size(model)
     return ModelIO(model).to_input([resize_rgb(read_rgb(p), size) for p in paths])
 
@@ -107,28 +97,29 @@ class TranslationReport:
         return '\n'.join(lines)
 
 
-def translate_images(model: nn.Module, input_path: str, output_dir: str,
+def translate_images(model: ModelOrTranslator, input_path: str, output_dir: str,
                      direction: str = 'a2b', batch_size: int = 1, heatmaps: bool = False,
                      keep_size: bool = True, progress: bool = True,
-                     native_size: bool = False) -> TranslationReport:
+                     native_size: bool = False, tile: Optional[int] = None,
+                     max_memory: Optional[int] = None,
+                     log: Optional[Callable[[str], None]] = None) -> TranslationReport:
     """Translate a file or a folder tree into ``output_dir`` (same relative paths and
     names). Unreadable/corrupt files are skipped and listed in the report.
 
     Args:
         direction: ``'a2b'`` (model.domains[0] -> domains[1]), ``'b2a'`` or
-            ``'<src>2<tgt>'``.
+            ``'<src>2<tgt>'``; a translator fixes its own direction.
         heatmaps: also write ``<stem>_cam<ext>``, the CAM heatmap over the input.
         keep_size: outputs at the inputs' sizes (else at the model's size).
-        native_size: translate at each input's own size (see :func:`translate_arrays`).
-        ``model`` may be a :class:`~.backends.TranslatorBackend`, which fixes the direction.
+        native_size, tile, max_memory: see :func:`translate_arrays`.
     """
     if batch_size < 1:
         raise ValueError(f'batch_size must be >= 1, got {batch_size}')
-    if isinstance(model, TranslatorBackend):
-        target, size = model.target_domain, model.image_size
+    if isinstance(model, Translator):
+        translator = model
     else:
-        _, target = resolve_direction(model, direction)
-        size = model_image_size(model)
+        source, target = resolve_direction(model, direction)
+        translator = TorchTranslator(model, f'{source}2{target}', heatmap=heatmaps)
     files = collect_images(input_path)
     report = TranslationReport()
     from tqdm import tqdm
@@ -145,8 +136,9 @@ def translate_images(model: nn.Module, input_path: str, output_dir: str,
             except ImageReadError as err:
                 report.failed.append((path, str(err)))
         if loaded:
-            outs, overlays = translate_arrays(model, [im for *_, im in loaded], target,
-                                              size, keep_size, heatmaps, native_size)
+            outs, overlays = pipeline.translate_arrays(
+                translator, [im for *_, im in loaded], None, keep_size, heatmaps,
+                native_size, tile, max_memory, log)
             for i, (path, out_path, _) in enumerate(loaded):
                 try:
                     save_rgb(out_path, outs[i])

@@ -1,6 +1,7 @@
-"""Training machinery: hooks, the lr schedule, the distributed wrapper, checkpoint I/O."""
-from .checkpoint import AtomicLocalBackend, NICEGANCheckpointHook, check_state_dict, read_state_dict
-from .dataset import NICEGANUnpairedImageDataset
+"""Training machinery: hooks, the lr schedule, the distributed wrappers, checkpoint I/O,
+resume rules and the start-up config check."""
+from .checkpoint import AtomicLocalBackend, NICEGANCheckpointHook
+from .checkpoint_io import CheckpointReadError, check_state_dict, read_checkpoint, read_state_dict
 from .grad_sync_wrapper import NICEGANGradSyncWrapper
 from .hooks import NICEGANCAMVisualizationHook
 from .metrics_dump import NICEGANDumpMetricsHook
@@ -12,5 +13,5 @@ from .wrapper import NICEGANDistributedWrapper
 __all__ = ['AtomicLocalBackend', 'NICEGANCheckpointHook', 'NICEGANDumpMetricsHook',
            'NICEGANLinearDecayLR', 'NICEGANDistributedWrapper', 'NICEGANGradSyncWrapper',
            'NICEGANSaveTranslationsHook', 'NICEGANCAMVisualizationHook',
-           'NICEGANNonFiniteGuardHook', 'NICEGANUnpairedImageDataset', 'check_state_dict',
-           'read_state_dict']
+           'NICEGANNonFiniteGuardHook', 'CheckpointReadError', 'check_state_dict',
+           'read_checkpoint', 'read_state_dict']

@@ -11,7 +11,7 @@ import torch.distributed as torch_dist
 from mmengine.config import Config
 
 from ..utils.model_utils import unwrap
-from .checkpoint import check_state_dict, read_state_dict
+from .checkpoint_io import check_state_dict, read_state_dict
 from .config_check import check_cfg_options
 
 

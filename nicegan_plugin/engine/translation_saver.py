@@ -1,15 +1,20 @@
-"""Write every test-time translation to disk under its source file name."""
+"""Write every test-time translation to disk under its source file name.
+
+The translations are the test step's own: the model's eval-mode ``translation()`` (the
+EMA generator when on, as every other path), quantized like every written image
+(:func:`nicegan_plugin.inference.quantize`)."""
 import os
 import os.path as osp
 from typing import Optional, Sequence, Set
 
 import mmcv
-import numpy as np
 import torch.nn as nn
 from mmagic.registry import HOOKS
 from mmengine.hooks import Hook
 
-from ..utils.model_utils import unwrap
+from ..inference.translator import other_domain
+from ..utils.model_utils import model_domains
+from ..utils.pixels import quantize
 
 
 def relative_source_path(path: str) -> str:
@@ -27,11 +32,10 @@ def write_translations(model: nn.Module, samples: Sequence, root: str,
     """Write ``fake_<domain>`` of each test sample (a ``DataSample`` of the model's
     ``test_step``) to ``<root>/fake_<domain>/<source name>``, skipping paths in
     ``written`` (the unpaired test set repeats the smaller domain) and adding new ones."""
-    model = unwrap(model)
-    domains = list(model._reachable_domains)  # MMagic's BaseTranslationModel (any model)
+    domains = model_domains(model)
     for sample in samples:
         for src_key, src in zip(('img_A_path', 'img_B_path'), domains):
-            tgt = model.get_other_domains(src)[0]
+            tgt = other_domain(domains, src)
             path = sample.metainfo.get(src_key)
             fake = sample.get(f'fake_{tgt}')
             if path is None or fake is None:
@@ -40,7 +44,7 @@ def write_translations(model: nn.Module, samples: Sequence, root: str,
             if dst in written:
                 continue
             img = fake.detach().cpu().numpy().transpose(1, 2, 0)  # BGR 0-255
-            mmcv.imwrite(np.clip(np.round(img), 0, 255).astype(np.uint8), dst)
+            mmcv.imwrite(quantize(img), dst)
             written.add(dst)
 
 

@@ -123,10 +123,18 @@ class NICEGAN(BaseTranslationModel):
         a, b = self._reachable_domains
         return b if domain == a else a
 
+    def inference_generator(self, domain: str) -> nn.Module:
+        """The generator of ``domain`` that eval-mode translation uses: the averaged one
+        (``generators_ema``) when ``ema`` is on, else the trained one. Every translation
+        path (tools, export, backends, CAM panels) takes its generator from here."""
+        gens = self.generators_ema if self.generators_ema is not None else self.generators
+        return self.get_module(gens)[domain]
+
     def _get_target_generator(self, domain: str) -> nn.Module:
-        """Generator of ``domain``; the averaged one in eval mode when ``ema`` is on."""
-        if self.generators_ema is not None and not self.training:
-            return self.get_module(self.generators_ema)[domain]
+        """MMagic's hook for :meth:`translation`: :meth:`inference_generator` in eval
+        mode, the trained generator in train mode."""
+        if not self.training:
+            return self.inference_generator(domain)
         return super()._get_target_generator(domain)
 
     def encode(self, image: torch.Tensor, source_domain: str) -> torch.Tensor:

@@ -291,6 +291,11 @@ class CUDAGraphStep:
             self._logged.add(key)
             print_log(msg, logger='current', level=level)
 
+    @property
+    def failure(self) -> Optional[str]:
+        """Why capturing failed (the step then runs eagerly), or None."""
+        return self._failed
+
     def _eager_reason(self, inputs: Tensors, optim_wrapper: Any) -> Optional[str]:
         devices = {v.device.type for v in inputs.values()}
         if devices != {'cuda'} or not torch.cuda.is_available():

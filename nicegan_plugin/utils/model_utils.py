@@ -34,3 +34,12 @@ def eval_mode(model: nn.Module) -> Iterator[None]:
     finally:
         for m, flag in flags:
             m.training = flag
+
+
+def model_domains(model: nn.Module) -> List[str]:
+    """The domains of a translation model: NICE-GAN's ``domains``, else those of any
+    MMagic ``BaseTranslationModel`` (e.g. CycleGAN), which keeps them only in its
+    ``_reachable_domains`` attribute (MMagic 1.2 has no public accessor): the one place
+    the plugin reads it."""
+    net = unwrap(model)
+    return list(getattr(net, 'domains', None) or getattr(net, '_reachable_domains', None) or [])

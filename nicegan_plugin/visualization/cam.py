@@ -4,41 +4,18 @@ Official ``NICE.py`` writes ``A2B_<step>.png`` / ``B2A_<step>.png`` every
 ``print_freq`` steps: one column per sample, five rows: the real image, the CAM
 heatmap of its own discriminator/encoder (``utils.cam``), the reconstruction
 through its own encoder and decoder (A->A), the translation (A->B) and the cycle
-(A->B->A, re-encoded by the target domain's encoder).
+(A->B->A, re-encoded by the target domain's encoder). The rows come from the same
+translator networks as every other translation path (the EMA generators when on).
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence
 
-import cv2
 import numpy as np
 import torch
 import torch.nn as nn
 
-from ..utils.model_io import ModelIO
+from ..inference.translator import other_domain, translator_net
 from ..utils.model_utils import eval_mode, unwrap
-
-
-def colorize_heatmap(heatmap: np.ndarray, size: Optional[Tuple[int, int]] = None) -> np.ndarray:
-    """Official ``utils.cam``: min-max normalize, to uint8, resize, JET colour map.
-
-    Args:
-        heatmap: (h, w) or (1, h, w) or (h, w, 1) array.
-        size: output (height, width); default: the heatmap's size.
-
-    Returns:
-        (H, W, 3) BGR uint8 (OpenCV's colour maps are BGR).
-    """
-    x = np.asarray(heatmap, dtype=np.float32).squeeze()  # official: float32 throughout
-    if x.ndim != 2:
-        raise ValueError(f'heatmap must be 2-D after squeezing, got shape {heatmap.shape}')
-    x = x - x.min()
-    peak = x.max()
-    # a constant map would divide by zero (NaN in the official code): draw it as 0
-    x = x / peak if peak > 0 else x
-    img = np.uint8(255 * x)
-    if size is not None and img.shape != tuple(size):
-        img = cv2.resize(img, (size[1], size[0]))
-    return cv2.applyColorMap(img, cv2.COLORMAP_JET)
-
+from ..utils.pixels import ModelIO, colorize_heatmap, to_uint8
 
 ROWS = ('real', 'heatmap', 'reconstruction', 'translation', 'cycle')
 
@@ -57,20 +34,24 @@ def direction_rows(model: nn.Module, images: torch.Tensor,
     """
     net = unwrap(model)
     io = ModelIO(net)
-    src, tgt = source_domain, net.other_domain(source_domain)
+    src, tgt = source_domain, other_domain(net.domains, source_domain)
     images = images.to(io.device)
-    with eval_mode(net):
-        out = net.discriminators[src](images)
-        translation = net.generators[tgt](out.z)
-        reconstruction = net.generators[src](out.z)
-        cycle = net.generators[src](net.encode(translation, tgt))
+    x = io.to_unit_rgb(images)
+    with eval_mode(net):  # the translators' networks: the EMA generators when on
+        translation, heat = translator_net(net, src, tgt, heatmap=True)(x)
+        reconstruction = translator_net(net, src, src)(x)
+        cycle = translator_net(net, tgt, src)(translation)
     size = tuple(images.shape[2:])
-    heat = out.heatmap.float().cpu().numpy()
+
+    def bgr(t: torch.Tensor) -> np.ndarray:
+        return np.ascontiguousarray(to_uint8(t.float().cpu().numpy())[..., ::-1])
+
     return dict(real=io.to_bgr(images),
-                heatmap=np.stack([colorize_heatmap(h, size) for h in heat]),
-                reconstruction=io.to_bgr(reconstruction),
-                translation=io.to_bgr(translation),
-                cycle=io.to_bgr(cycle))
+                heatmap=np.stack([colorize_heatmap(h, size)
+                                  for h in heat.float().cpu().numpy()]),
+                reconstruction=bgr(reconstruction),
+                translation=bgr(translation),
+                cycle=bgr(cycle))
 
 
 def direction_panel(model: nn.Module, images: torch.Tensor, source_domain: str) -> np.ndarray:

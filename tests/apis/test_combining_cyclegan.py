@@ -232,7 +232,7 @@ def test_compare_nicegan_and_cyclegan(trained_cyclegan, tmp_path):
     from mmengine.config import Config
 
     from nicegan_plugin.apis import load_model
-    from nicegan_plugin.apis.compare import run_comparison
+    from nicegan_plugin.benchmarks.compare import run_comparison
     data, cycle_ckpt, test_log = (trained_cyclegan[k] for k in ('data', 'ckpt', 'test_log'))
     torch.manual_seed(0)
     nice = MODELS.build(Config.fromfile(TOY_NICEGAN).model)
@@ -272,7 +272,7 @@ def test_compare_nicegan_and_cyclegan(trained_cyclegan, tmp_path):
 
 
 def test_compare_refuses_models_of_other_domains(tmp_path):
-    from nicegan_plugin.apis.compare import compare_models
+    from nicegan_plugin.benchmarks.compare import compare_models
     h2z = osp.join(ROOT, 'tests', 'configs', 'tiny_h2z.py')
     with pytest.raises(ValueError, match='domains'):
         compare_models([(TOY_NICEGAN, None), (h2z, None)], str(tmp_path), str(tmp_path))

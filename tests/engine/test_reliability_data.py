@@ -37,7 +37,7 @@ def _corrupt(clean, tmp_path):
 
 
 def test_unreadable_images_stop_the_run_listed_or_are_skipped(clean, tmp_path):
-    from nicegan_plugin.engine.data_check import DataCheckError
+    from nicegan_plugin.datasets.data_check import DataCheckError
     root = _corrupt(clean, tmp_path)
     with pytest.raises(DataCheckError) as info:
         _dataset(root)
@@ -53,7 +53,7 @@ def test_unreadable_images_stop_the_run_listed_or_are_skipped(clean, tmp_path):
 
 
 def test_folder_problems_are_one_line_each(clean, tmp_path):
-    from nicegan_plugin.engine.data_check import DataCheckError
+    from nicegan_plugin.datasets.data_check import DataCheckError
     empty, missing = tmp_path / 'empty', tmp_path / 'missing'
     for root in (empty, missing):
         shutil.copytree(clean, root)
@@ -77,7 +77,7 @@ def test_folder_problems_are_one_line_each(clean, tmp_path):
 def test_check_is_cached_per_folder_state(clean, tmp_path):
     """The cached result is used while the folder is unchanged (shown by planting a
     verdict in it) and recomputed once a file changes."""
-    from nicegan_plugin.engine.data_check import DataCheckError, check_folder
+    from nicegan_plugin.datasets.data_check import DataCheckError, check_folder
     root = tmp_path / 'data'
     shutil.copytree(clean, root)
     _dataset(root)
@@ -99,7 +99,7 @@ def test_check_is_cached_per_folder_state(clean, tmp_path):
 
 
 def test_large_folders_show_a_progress_bar(clean, capfd, monkeypatch):
-    from nicegan_plugin.engine import data_check
+    from nicegan_plugin.datasets import data_check
     files = sorted(osp.join(clean, 'trainA', n) for n in os.listdir(osp.join(clean, 'trainA')))
     monkeypatch.setattr(data_check, 'PROGRESS_MIN', len(files))
     assert data_check.check_folder(osp.join(clean, 'trainA'), files) == {}
@@ -108,7 +108,7 @@ def test_large_folders_show_a_progress_bar(clean, capfd, monkeypatch):
 
 
 def test_a_file_that_breaks_during_training_is_named(clean, tmp_path):
-    from nicegan_plugin.engine.dataset import ImageDecodeError
+    from nicegan_plugin.datasets.dataset import ImageDecodeError
     root = tmp_path / 'data'
     shutil.copytree(clean, root)
     ds = _dataset(root)

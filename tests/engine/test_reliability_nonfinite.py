@@ -136,7 +136,7 @@ def test_max_skips_undoes_the_bad_iteration_exactly(tmp_path, photos):
 
 
 def test_checkpoints_with_nonfinite_weights_are_refused(tmp_path, tiny):
-    from nicegan_plugin.engine.checkpoint import read_state_dict
+    from nicegan_plugin.engine.checkpoint_io import read_state_dict
     _, ckpt, model = tiny
     state = {k: v.clone() for k, v in model.state_dict().items()}
     key = next(k for k, v in state.items() if v.is_floating_point())

@@ -1,4 +1,4 @@
-"""Export to ONNX / TorchScript (nicegan_plugin.apis.export), the translator backends,
+"""Export to ONNX / TorchScript (nicegan_plugin.deploy.export), the translator backends,
 native-size translation, tools/export.py and tools/translate.py --model, and the torch-free
 onnxruntime path of the README's Deploy section, on models converted from the official
 checkpoints of the parity fixtures, a checkpoint in the format training writes, and real
@@ -48,7 +48,7 @@ def light():
 @pytest.fixture(scope='module')
 def light_files(light, tmp_path_factory):
     """{format: (path, spec)} of cat -> dog exports with heatmap and dynamic size."""
-    from nicegan_plugin.apis.export import export_translator
+    from nicegan_plugin.deploy.export import export_translator
     tmp = tmp_path_factory.mktemp('light')
     files = {}
     for fmt, name in (('onnx', 'c2d.onnx'), ('torchscript', 'c2d.pt')):
@@ -63,7 +63,7 @@ def test_fold_leaves_the_model_intact(light):
     """Folding a copy freezes W / sigma in the copy only (a deepcopied parametrized
     module shares its class with the original: removing the parametrization there would
     break the original)."""
-    from nicegan_plugin.apis.export import fold_parametrizations
+    from nicegan_plugin.deploy.export import fold_parametrizations
     disc = light.discriminators['cat']
     x = torch.from_numpy(np.stack(photos('cat'))).permute(0, 3, 1, 2).float() / 127.5 - 1
     x = torch.nn.functional.interpolate(x, size=(64, 64), mode='bilinear')
@@ -80,8 +80,8 @@ def test_fold_leaves_the_model_intact(light):
 
 @pytest.mark.parametrize('fmt', ['onnx', 'torchscript'])
 def test_light_export_matches_pytorch_on_photos(light, light_files, fmt):
-    from nicegan_plugin.apis.backends import open_translator
-    from nicegan_plugin.apis.export import TOLERANCE
+    from nicegan_plugin.deploy.backends import open_translator
+    from nicegan_plugin.deploy.export import TOLERANCE
     path, spec = light_files[fmt]
     results = spec['verification']['results']
     assert [tuple(r['size']) for r in results] == [(64, 64), (48, 80), (96, 48)]
@@ -93,8 +93,9 @@ def test_light_export_matches_pytorch_on_photos(light, light_files, fmt):
     assert (backend.name, backend.source_domain, backend.target_domain) == \
         ({'onnx': 'onnxruntime', 'torchscript': 'torchscript'}[fmt], 'cat', 'dog')
     # a size the verification did not use, batch 3 (dynamic batch and size)
-    from nicegan_plugin.apis.export import pytorch_backend, verify_translator
-    rows = verify_translator(backend, pytorch_backend(light, 'a2b', heatmap=True),
+    from nicegan_plugin.deploy.export import verify_translator
+    from nicegan_plugin.inference import TorchTranslator
+    rows = verify_translator(backend, TorchTranslator(light, 'a2b', heatmap=True),
                              photos('cat', 3), [(64, 64), (128, 112)])
     assert rows[-1]['batch'] == 3 and rows[-1]['max_abs'] <= TOLERANCE
 
@@ -117,7 +118,7 @@ def test_split_reductions_make_onnxruntime_reductions_accurate():
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
-    from nicegan_plugin.apis.export import split_reductions
+    from nicegan_plugin.deploy.export import split_reductions
     axes = numpy_helper.from_array(np.array([1, 2, 3], np.int64), 'axes')
     hw = numpy_helper.from_array(np.array([2, 3], np.int64), 'hw')
     graph = helper.make_graph(
@@ -146,8 +147,8 @@ def test_split_reductions_make_onnxruntime_reductions_accurate():
 
 def test_full_model_exports_at_its_size(tmp_path):
     """Full model (MLP tied to img_size): fixed 64x64 even if dynamic size is asked for."""
-    from nicegan_plugin.apis.backends import open_translator
-    from nicegan_plugin.apis.export import export_translator
+    from nicegan_plugin.deploy.backends import open_translator
+    from nicegan_plugin.deploy.export import export_translator
     model = official_model('full64')
     notes = []
     for fmt in ('onnx', 'torchscript'):
@@ -166,8 +167,9 @@ def test_full_model_exports_at_its_size(tmp_path):
 
 
 def test_verification_detects_a_perturbed_weight(light, light_files):
-    from nicegan_plugin.apis.backends import open_translator
-    from nicegan_plugin.apis.export import VerificationError, pytorch_backend, verify_translator
+    from nicegan_plugin.deploy.backends import open_translator
+    from nicegan_plugin.deploy.export import VerificationError, verify_translator
+    from nicegan_plugin.inference import TorchTranslator
     backend = open_translator(light_files['onnx'][0])
     for net in ('discriminators', 'generators'):
         other = copy.deepcopy(light)
@@ -177,7 +179,7 @@ def test_verification_detects_a_perturbed_weight(light, light_files):
         with torch.no_grad():
             weight.view(-1)[0] += 0.05
         with pytest.raises(VerificationError, match=r'does not reproduce the PyTorch'):
-            verify_translator(backend, pytorch_backend(other, 'a2b', heatmap=True),
+            verify_translator(backend, TorchTranslator(other, 'a2b', heatmap=True),
                               photos('cat'), [(64, 64)])
 
 
@@ -186,9 +188,9 @@ def test_preprocessor_space_is_converted(tmp_path):
     still takes RGB in [-1, 1] and gives what the PyTorch translation path gives."""
     from mmagic.registry import MODELS
 
-    from nicegan_plugin.apis.backends import open_translator
-    from nicegan_plugin.apis.export import export_translator
     from nicegan_plugin.apis.translation import translate_arrays
+    from nicegan_plugin.deploy.backends import open_translator
+    from nicegan_plugin.deploy.export import export_translator
     cfg = tiny_model_cfg('cat', 'dog')
     cfg['data_preprocessor'].update(mean=[90.0, 110.0, 130.0], std=[50.0, 60.0, 70.0],
                                     output_channel_order='BGR')
@@ -205,8 +207,8 @@ def test_preprocessor_space_is_converted(tmp_path):
 
 
 def test_bad_inputs(light, light_files, tmp_path):
-    from nicegan_plugin.apis.backends import OnnxRuntimeBackend, open_translator
-    from nicegan_plugin.apis.export import export_translator
+    from nicegan_plugin.deploy.backends import OnnxRuntimeTranslator, open_translator
+    from nicegan_plugin.deploy.export import export_translator
     onnx_path, ts_path = light_files['onnx'][0], light_files['torchscript'][0]
     with pytest.raises(ValueError, match=r'is a torchscript file, not onnx: use --backend '
                                          r'torchscript'):
@@ -227,7 +229,7 @@ def test_bad_inputs(light, light_files, tmp_path):
     del stripped.metadata_props[:]
     onnx.save(stripped, str(tmp_path / 'other.onnx'))
     with pytest.raises(ValueError, match=r'carries no NICE-GAN translator metadata'):
-        OnnxRuntimeBackend(str(tmp_path / 'other.onnx'))
+        OnnxRuntimeTranslator(str(tmp_path / 'other.onnx'))
     backend = open_translator(onnx_path)
     with pytest.raises(ValueError, match=r'cannot take a 70x90 image: it takes heights and '
                                          r'widths that are multiples of 4 and at least 48 px '
@@ -287,7 +289,7 @@ def model_forward(model, image: np.ndarray, source: str, target: str) -> np.ndar
     """The model's own translation of one RGB uint8 image, no resizing (contiguous NCHW
     input: ``ModelIO.to_input`` gives a channels-last view, which convolves with other
     rounding)."""
-    from nicegan_plugin.utils.model_io import ModelIO
+    from nicegan_plugin.utils.pixels import ModelIO
     io = ModelIO(model)
     x = io.to_input([image]).contiguous()
     with torch.no_grad():
@@ -316,9 +318,9 @@ def test_native_size(light):
 def test_backends_translate_files_like_pytorch(light, light_files, tmp_path):
     """translate_images through TorchScript (file, and exported on the fly) equals the
     PyTorch model; onnxruntime agrees to a rounding step."""
-    from nicegan_plugin.apis.backends import open_translator
-    from nicegan_plugin.apis.export import model_backend
     from nicegan_plugin.apis.translation import translate_images
+    from nicegan_plugin.deploy.backends import open_translator
+    from nicegan_plugin.deploy.export import model_translator
     src = tmp_path / 'in'
     src.mkdir()
     for i, im in enumerate(photos('cat', 2)):
@@ -326,10 +328,10 @@ def test_backends_translate_files_like_pytorch(light, light_files, tmp_path):
     runs = {'pytorch': light,
             'torchscript': open_translator(light_files['torchscript'][0]),
             'onnxruntime': open_translator(light_files['onnx'][0]),
-            'torchscript_on_the_fly': model_backend(light, 'torchscript', 'a2b', True,
+            'torchscript_on_the_fly': model_translator(light, 'torchscript', 'a2b', True,
                                                     str(tmp_path)),
             # what tools/translate.py --backend onnxruntime does: export, verify, open
-            'onnxruntime_on_the_fly': model_backend(light, 'onnxruntime', 'a2b', True,
+            'onnxruntime_on_the_fly': model_translator(light, 'onnxruntime', 'a2b', True,
                                                     str(tmp_path))}
     read = {}
     for name, model in runs.items():
@@ -386,7 +388,7 @@ def test_tools_export_and_translate_model(tiny, tmp_path):
 
 def test_inference_benchmark_rows(tiny):
     """Smoke test of the benchmark's bookkeeping (TorchScript only: ONNX export is slow)."""
-    from nicegan_plugin.apis.inference_benchmark import benchmark_inference, markdown_table
+    from nicegan_plugin.deploy.benchmark import benchmark_inference, markdown_table
     rows = benchmark_inference(tiny[2], 'a2b', sizes=[64, 48], batches=[1, 2],
                                backends=['pytorch', 'torchscript'], iters=1, warmup=0)
     assert [(r['size'], r['batch'], r['backend']) for r in rows] == [

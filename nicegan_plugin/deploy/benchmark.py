@@ -20,8 +20,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .backends import OnnxRuntimeBackend, TorchScriptBackend, to_model_range
-from .export import export_translator, pytorch_backend, synthetic_images
+from ..inference.translator import TorchTranslator
+from ..utils.pixels import to_model_range
+from .backends import OnnxRuntimeTranslator, TorchScriptTranslator
+from .export import export_translator, synthetic_images
 
 BACKENDS = ('pytorch', 'torchscript', 'onnxruntime')
 
@@ -43,7 +45,7 @@ def benchmark_inference(model: nn.Module, direction: str = 'a2b',
     threads = threads or torch.get_num_threads()
     torch.set_num_threads(threads)
     model = model.cpu().eval()
-    runners = {'pytorch': pytorch_backend(model, direction, heatmap=False)}
+    runners = {'pytorch': TorchTranslator(model, direction, heatmap=False)}
     if not runners['pytorch'].dynamic_size:
         fixed = runners['pytorch'].image_size[0]
         if any(s != fixed for s in sizes):
@@ -54,8 +56,8 @@ def benchmark_inference(model: nn.Module, direction: str = 'a2b',
             if name in backends:
                 path = osp.join(tmp, f'translator.{fmt}')
                 export_translator(model, path, direction, fmt, dynamic_size=True, verify=False)
-                runners[name] = (TorchScriptBackend(path) if fmt == 'torchscript'
-                                 else OnnxRuntimeBackend(path, threads=threads))
+                runners[name] = (TorchScriptTranslator(path) if fmt == 'torchscript'
+                                 else OnnxRuntimeTranslator(path, threads=threads))
         rows = []
         for size in sizes:
             for batch in batches:

@@ -7,7 +7,8 @@ exported graph is that, in eval mode:
   eval-mode ``W / sigma`` (sigma from the stored ``u``, ``v``) is computed once and
   stored as a plain weight (:func:`fold_parametrizations`); the heads the encoder
   does not use are not in the graph;
-- the target generator;
+- the target's inference generator: the EMA generator when the model has one, exactly
+  what its eval-mode ``translation()`` uses;
 - input and output RGB in [-1, 1], (N, 3, H, W) float32; optionally the source CAM
   heatmap (N, 1, H/4, W/4), the channel sum of the encoder features (the official
   ``heatmap`` output), as a second output.
@@ -37,31 +38,26 @@ import torch
 import torch.nn as nn
 from torch.nn.utils import parametrize
 
+from ..inference.translator import (
+    META_KEY,
+    TorchTranslator,
+    Translator,
+    TranslatorNet,
+    resolve_direction,
+    translator_net,
+    translator_spec,
+)
 from ..utils.fileio import atomic_write
 from ..utils.image_io import resize_rgb
-from ..utils.model_io import ModelIO
-from ..utils.model_utils import model_device, unwrap
-from ..version import __version__
-from .backends import (
-    FORMAT_BACKENDS,
-    META_KEY,
-    SPEC_VERSION,
-    PyTorchBackend,
-    TranslatorBackend,
-    open_translator,
-    sidecar_path,
-    to_model_range,
-)
-from .loading import model_image_size, resolve_direction
+from ..utils.model_utils import eval_mode, model_device, unwrap
+from ..utils.pixels import ModelIO, to_model_range
+from .backends import FORMAT_BACKENDS, open_translator, sidecar_path
 
 FORMATS = ('onnx', 'torchscript')
 #: ONNX opset: the exporter's native one (no version conversion), onnxruntime >= 1.14
 DEFAULT_OPSET = 18
 #: max abs difference allowed between an exported translator and PyTorch (outputs in [-1, 1])
 TOLERANCE = 1e-4
-#: two stride-2 convs in the encoder, two x2 PixelShuffles in the generator: a side
-#: of 4k + r px comes out as 4k px, so only multiples of 4 keep the input's size
-SIZE_MULTIPLE = 4
 
 
 class VerificationError(RuntimeError):
@@ -106,124 +102,32 @@ def fold_parametrizations(module: nn.Module) -> int:
     return count
 
 
-class NICEGANTranslator(nn.Module):
-    """``image -> generator(encoder.encode(image))`` in RGB [-1, 1] (see module doc).
-
-    Args:
-        encoder: the source domain's discriminator (only ``encode`` is used).
-        generator: the target domain's generator.
-        heatmap: also return the source CAM heatmap, ``z.sum(1, keepdim=True)``.
-        io: the model's ``ModelIO``: a preprocessor other than RGB with
-            mean = std = 127.5 adds the conversion to and from its space.
-    """
-
-    def __init__(self, encoder: nn.Module, generator: nn.Module, heatmap: bool = False,
-                 io: Optional[ModelIO] = None) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.generator = generator
-        self.heatmap = heatmap
-        self.flip = bool(io and io.model_is_bgr)
-        mean = io.mean if io is not None else torch.full((1, 1, 1), 127.5)
-        std = io.std if io is not None else torch.full((1, 1, 1), 127.5)
-        self.affine = not (torch.all(mean == 127.5) and torch.all(std == 127.5))
-        # model space = (rgb_uint8 - mean) / std with rgb_uint8 = 127.5 * (image + 1)
-        self.register_buffer('mean', mean.float().view(1, -1, 1, 1).clone(), persistent=False)
-        self.register_buffer('std', std.float().view(1, -1, 1, 1).clone(), persistent=False)
-
-    def forward(self, image: torch.Tensor):
-        x = image
-        if self.flip:
-            x = x.flip(1)
-        if self.affine:
-            x = (x * 127.5 + 127.5 - self.mean) / self.std
-        z = self.encoder.encode(x)
-        y = self.generator(z)
-        if self.affine:
-            y = ((y * self.std + self.mean) - 127.5) / 127.5
-        if self.flip:
-            y = y.flip(1)
-        if self.heatmap:
-            return y, torch.sum(z, dim=1, keepdim=True)
-        return y
-
-
-# ----------------------------------------------------------------------- spec
-def translator_spec(model: nn.Module, direction: str, heatmap: bool = False,
-                    dynamic_size: bool = False) -> Dict[str, Any]:
-    """The JSON spec of one direction of ``model`` (see :mod:`.backends`)."""
-    net = unwrap(model)
-    if not hasattr(net, 'encode') or not hasattr(net, 'discriminators'):
-        raise ValueError(f'{type(net).__name__} is not a NICE-GAN model: only NICE-GAN '
-                         'translators (encoder = discriminator front) can be exported or '
-                         'run at native size')
-    source, target = resolve_direction(net, direction)
-    gen = net.generators[target]
-    light = bool(getattr(gen, 'light', True))
-    if light:
-        height, width = model_image_size(net)
-    else:
-        height = width = int(gen.img_size)
-    dynamic = bool(dynamic_size and light)
-    disc = net.discriminators[source]
-    min_side = disc.min_input_size() if hasattr(disc, 'min_input_size') else SIZE_MULTIPLE
-    min_size = -(-max(min_side, 2 * SIZE_MULTIPLE) // SIZE_MULTIPLE) * SIZE_MULTIPLE
-    side = ('height', 'width') if dynamic else (height, width)
-    quarter = ('height/4', 'width/4') if dynamic else (height // 4, width // 4)
-    outputs = [dict(name='translation', shape=['batch', 3, *side], channel_order='RGB',
-                    value_range=[-1, 1], meaning=f'the image translated into {target}')]
-    if heatmap:
-        outputs.append(dict(name='heatmap', shape=['batch', 1, *quarter],
-                            meaning=f'CAM heatmap of the {source} encoder (channel sum of '
-                                    'its features z); min-max normalize it to display it'))
-    a, b = net.domains
-    return dict(
-        spec_version=SPEC_VERSION, kind=META_KEY,
-        domains=[a, b], direction=f'{source}2{target}', source_domain=source,
-        target_domain=target, light=light, img_size=[height, width],
-        input=dict(name='image', shape=['batch', 3, *side], dtype='float32', layout='NCHW',
-                   channel_order='RGB', value_range=[-1, 1], height=height, width=width,
-                   dynamic_size=dynamic, size_multiple=SIZE_MULTIPLE, min_size=min_size),
-        outputs=outputs,
-        preprocessing=('x = (rgb_uint8 - 127.5) / 127.5, resized (bilinear) to '
-                       f'{height}x{width}' + (' or any accepted size' if dynamic else '')),
-        postprocessing='rgb_uint8 = round(clip(y * 127.5 + 127.5, 0, 255))',
-        nicegan_plugin=__version__, torch=torch.__version__)
-
-
-def build_translator(model: nn.Module, direction: str = 'a2b', heatmap: bool = False,
-                     fold: bool = True) -> NICEGANTranslator:
-    """The translator of one direction. ``fold=True``: an eval-mode CPU float32 copy
-    with folded spectral norms (for export); ``fold=False``: a view of the model's own
-    networks (no copy, for in-process use)."""
+def build_translator(model: nn.Module, direction: str = 'a2b',
+                     heatmap: bool = False) -> TranslatorNet:
+    """The exportable network of one direction: an eval-mode CPU float32 copy of the
+    source encoder (spectral norms folded) and of the target's inference generator
+    (the EMA generator when the model has one: what its ``translation()`` uses)."""
     net = unwrap(model)
     source, target = resolve_direction(net, direction)
-    encoder, generator = net.discriminators[source], net.generators[target]
-    if fold:
-        encoder = copy.deepcopy(encoder).cpu().float().eval()
-        generator = copy.deepcopy(generator).cpu().float().eval()
+    with eval_mode(net):
+        view = translator_net(net, source, target, heatmap)
+        encoder = copy.deepcopy(view.encoder).cpu().float().eval()
+        generator = copy.deepcopy(view.generator).cpu().float().eval()
         fold_parametrizations(encoder)
-    translator = NICEGANTranslator(encoder, generator, heatmap, ModelIO(net))
-    return translator.eval() if fold else translator.to(model_device(net))
+    return TranslatorNet(encoder, generator, heatmap, ModelIO(net)).eval()
 
 
-def pytorch_backend(model: nn.Module, direction: str = 'a2b',
-                    heatmap: bool = True) -> PyTorchBackend:
-    """The in-process backend on ``model``'s own (unfolded) networks and device."""
-    spec = translator_spec(model, direction, heatmap, dynamic_size=True)
-    return PyTorchBackend(build_translator(model, direction, heatmap, fold=False), spec)
-
-
-def model_backend(model: nn.Module, backend: str, direction: str = 'a2b',
-                  heatmap: bool = False, folder: Optional[str] = None,
-                  verify: bool = True) -> TranslatorBackend:
-    """A backend for a loaded model: ``'pytorch'`` runs it in-process; ``'onnxruntime'``
-    / ``'torchscript'`` export it (dynamic size for light models) into ``folder``
+def model_translator(model: nn.Module, backend: str, direction: str = 'a2b',
+                     heatmap: bool = False, folder: Optional[str] = None,
+                     verify: bool = True) -> Translator:
+    """A translator for a loaded model: ``'pytorch'`` runs it in-process
+    (:class:`~nicegan_plugin.inference.TorchTranslator`); ``'onnxruntime'`` /
+    ``'torchscript'`` export it (dynamic size for light models) into ``folder``
     (default: a temporary folder, removed at exit), check it against the model like
     ``tools/export.py`` does (``verify``; synthetic images, a few seconds) and open the
     file (TorchScript on the model's device, onnxruntime on CPU)."""
     if backend == 'pytorch':
-        return pytorch_backend(model, direction, heatmap)
+        return TorchTranslator(model, direction, heatmap)
     if backend not in FORMAT_BACKENDS.values():
         raise ValueError(f'unknown backend {backend!r}; use pytorch, onnxruntime or '
                          'torchscript')
@@ -363,7 +267,7 @@ def synthetic_images(count: int = 2, size: int = 96, seed: int = 0) -> List[np.n
             for _ in range(count)]
 
 
-def verify_translator(backend: TranslatorBackend, reference: TranslatorBackend,
+def verify_translator(backend: Translator, reference: Translator,
                       images: Sequence[np.ndarray], sizes: Sequence[Tuple[int, int]],
                       tolerance: float = TOLERANCE) -> List[Dict[str, Any]]:
     """Run both on ``images`` (RGB uint8, resized bilinearly) at each size and compare.
@@ -423,12 +327,15 @@ def export_translator(model: nn.Module, out: str, direction: str = 'a2b',
         raise ValueError(f'--opset {opset} is not supported: the exporter cannot convert '
                          f'this network below opset {DEFAULT_OPSET} (no adapter for Pad); '
                          f'use {DEFAULT_OPSET} or newer (onnxruntime >= 1.14 runs 18)')
+    if not hasattr(unwrap(model), 'inference_generator'):
+        raise ValueError(f'{type(unwrap(model)).__name__} is not a NICE-GAN model: only '
+                         'NICE-GAN translators (encoder = discriminator front) can be exported')
     spec = translator_spec(model, direction, heatmap, dynamic_size)
     if dynamic_size and not spec['light']:
         h, w = spec['img_size']
         log(f'note: the full (light=False) model\'s MLP is tied to img_size; exporting at '
             f'its fixed size {h}x{w} (dynamic batch only)')
-    translator = build_translator(model, direction, heatmap, fold=True)
+    translator = build_translator(model, direction, heatmap)
     if fmt == 'onnx':
         data = _onnx_bytes(translator, spec, opset)
         if spec['opset'] != opset:
@@ -445,13 +352,14 @@ def export_translator(model: nn.Module, out: str, direction: str = 'a2b',
         reference = model if model_device(model).type == 'cpu' else \
             copy.deepcopy(unwrap(model)).cpu()
         try:
-            results = verify_translator(open_translator(out), pytorch_backend(
+            results = verify_translator(open_translator(out), TorchTranslator(
                 reference, direction, heatmap), images, verification_sizes(spec), tolerance)
         except VerificationError:
             os.remove(out)
             raise
         spec['verification'] = dict(
-            reference='PyTorch (eval mode, spectral norms unfolded)', tolerance=tolerance,
+            reference=('PyTorch: the model\'s eval-mode translation (the EMA generator when '
+                       'on), spectral norms unfolded'), tolerance=tolerance,
             images=f'{len(images)} {"given" if verify_images else "synthetic"} images',
             results=results)
     import json

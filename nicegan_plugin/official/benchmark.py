@@ -38,10 +38,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..official.constants import OFFICIAL_NETS
-from ..official.converter import plugin_to_official
-from ..official.parity import OFFICIAL_SCHEDULE
 from ..utils.profiling import AtenCallCounter, count_cuda_kernels, count_cuda_launches
+from .constants import OFFICIAL_NETS
+from .converter import plugin_to_official
+from .parity import OFFICIAL_SCHEDULE
 
 Tensors = Dict[str, torch.Tensor]
 _WEIGHTS_NOTE = {'float32': ': Adam\'s steps are about lr whatever the gradient\'s size, so '
@@ -588,7 +588,7 @@ def run_benchmark(official_repo: Optional[str], device: str = 'cpu', img_size: i
     for side in sides:  # a graph mode that fell back to eager must not pass for a graph
         graph = getattr(side.modules[0], 'cuda_graph', None)
         if side.name.startswith('graph') and graph is not None and not graph.captured:
-            why = graph._failed or 'not captured'
+            why = graph.failure or 'not captured'
             notes.insert(0, f'WARNING: {side.name} ran EAGERLY ({why}): its figures are not '
                          'those of a CUDA graph')
             log(f'WARNING: {side.name}: the CUDA graph was not captured ({why})')

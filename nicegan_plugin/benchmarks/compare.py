@@ -24,13 +24,14 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ..apis.loading import load_config, load_model
+from ..apis.translation import translate_arrays
 from ..engine.metrics_dump import NICEGANDumpMetricsHook
 from ..engine.runner_utils import validate_checkpoint
+from ..inference.translator import model_image_size, other_domain
 from ..utils.image_io import collect_images, read_rgb, resize_rgb, save_rgb
-from ..utils.model_io import ModelIO
-from ..utils.model_utils import eval_mode, unwrap
-from .loading import _load_config, load_model, model_domains, model_image_size, other_domain
-from .translation import translate_arrays
+from ..utils.model_utils import eval_mode, model_domains, unwrap
+from ..utils.pixels import ModelIO
 
 #: metric result keys shown in the table, by metric kind
 METRIC_KEYS = {'FID': 'fid', 'KID': 'kid_x100'}
@@ -78,7 +79,7 @@ def evaluate_config(config: str, checkpoint: str, data_root: str, work_dir: str,
     """FID / KID x 100 per direction (``'FID day2night'``, ...) from the config's test
     evaluator on ``data_root``'s test set, through MMEngine's Runner as in tools/test.py."""
     from mmengine.runner import Runner
-    cfg = _load_config(config).copy()
+    cfg = load_config(config).copy()
     counts = test_set_counts(data_root, domains)
     for key in ('val_dataloader', 'test_dataloader'):
         cfg[key].dataset.data_root = data_root
@@ -88,7 +89,7 @@ def evaluate_config(config: str, checkpoint: str, data_root: str, work_dir: str,
         target = str(metric.get('fake_key', '')).replace('fake_', '', 1)
         if kind is None or target not in counts:
             continue
-        source = other_domain_of(domains, target)
+        source = other_domain(domains, target)
         metric.update(fake_nums=counts[source], real_nums=counts[target])
         wanted[f'{metric["prefix"]}/{METRIC_KEYS[kind]}'] = f'{kind} {source}2{target}'
     if not wanted:
@@ -103,11 +104,6 @@ def evaluate_config(config: str, checkpoint: str, data_root: str, work_dir: str,
     runner.test()  # MMagic's MultiTestLoop returns None: metrics come through the hook
     return {name: float(recorder.metrics[key]) for key, name in wanted.items()
             if key in recorder.metrics}
-
-
-def other_domain_of(domains: Sequence[str], domain: str) -> str:
-    a, b = domains
-    return b if domain == a else a
 
 
 def translation_parameters(model: nn.Module, target_domain: str) -> int:
@@ -186,11 +182,11 @@ def compare_models(models: Sequence[Tuple[str, str]], data_root: str, work_dir: 
         result.translation_params = translation_parameters(model, domains[1])
         size = model_image_size(net)
         io = ModelIO(net)
-        inputs = {other_domain(net, s): io.to_input([resize_rgb(im, size) for im in ims])
+        inputs = {other_domain(domains, s): io.to_input([resize_rgb(im, size) for im in ims])
                   for s, ims in images.items()}
         result.ms_per_image = time_translation(model, inputs)
-        rows.append({other_domain(net, s): translate_arrays(model, ims[:num_grid],
-                                                            other_domain(net, s),
+        rows.append({other_domain(domains, s): translate_arrays(model, ims[:num_grid],
+                                                            other_domain(domains, s),
                                                             keep_size=False)[0]
                      for s, ims in images.items()})
         results.append(result)
@@ -241,7 +237,7 @@ def comparison_grid(images: Dict[str, List[np.ndarray]],
     (``translations[i][target]``), each row labelled on the left."""
     rows = []
     for src in domains:
-        tgt = other_domain_of(domains, src)
+        tgt = other_domain(domains, src)
         labelled = [(f'{src} (input)', images[src][:num_grid])]
         labelled += [(f'{name}: {src}->{tgt}', t[tgt][:num_grid])
                      for name, t in zip(names, translations)]

@@ -1,0 +1,136 @@
+"""Translating RGB images of any size through a :class:`~.translator.Translator`: the one
+translation path (resizing, padding, tiling, overlays) every tool and API uses."""
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from PIL import Image
+
+from ..utils.image_io import resize_rgb
+from ..utils.pixels import overlay_heatmap, pad_to
+from .translator import Translator
+
+Log = Callable[[str], None]
+
+#: smallest side translated without a warning (the encoder sees 4x4 px per feature)
+MIN_SIDE = 16
+
+
+def parse_memory(text: str) -> int:
+    """Bytes of a size like ``'8G'``, ``'512M'``, ``'1.5GiB'`` or ``'1000000'``."""
+    units = {'': 1, 'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30, 'T': 1 << 40}
+    s = str(text).strip().upper().replace('IB', '').replace('B', '')
+    unit = s[-1] if s and s[-1] in units else ''
+    try:
+        value = float(s[:-1] if unit else s)
+    except ValueError:
+        raise ValueError(f'cannot read the memory size {text!r}; write e.g. 8G or 512M') \
+            from None
+    if value <= 0:
+        raise ValueError(f'memory size must be positive, got {text!r}')
+    return int(value * units[unit])
+
+
+def translate_arrays(translator: Translator, images: Sequence[np.ndarray],
+                     size: Optional[Tuple[int, int]] = None, keep_size: bool = True,
+                     heatmaps: bool = False, native_size: bool = False,
+                     tile: Optional[int] = None, max_memory: Optional[int] = None,
+                     log: Optional[Log] = None
+                     ) -> Tuple[List[np.ndarray], Optional[List[np.ndarray]]]:
+    """Translate HxWx3 RGB uint8 images (any sizes) with ``translator``.
+
+    Args:
+        size: network input (height, width) when resizing; default: the training size.
+        keep_size: resize outputs back to the inputs' sizes (bicubic); ignored with
+            ``native_size``.
+        heatmaps: also return the CAM heatmap (JET) blended 50/50 over each input.
+        native_size: no resizing: each image is reflect-padded at the bottom/right to the
+            nearest size the network takes (multiples of 4, at least its minimum),
+            translated, and cropped back (light models only).
+        tile: with ``native_size``: translate tile by tile with tiles of this many
+            pixels, exactly (:mod:`.tiled`), so memory is bounded by the tile.
+        max_memory: with ``native_size``: a memory budget in bytes; each image is
+            translated whole when its estimate fits, else tiled (``tile`` or the largest
+            tile that fits); ``log`` says which and why.
+
+    Returns:
+        (translations, overlays or None), RGB uint8, in the order of ``images``.
+    """
+    if heatmaps and not translator.has_heatmap:
+        raise ValueError(f'{translator.origin} has no heatmap output (export it with '
+                         '--heatmap; MMagic models other than NICE-GAN have none)')
+    if (tile or max_memory) and not native_size:
+        raise ValueError('--tile and --max-memory apply to --native-size translation '
+                         '(resized translation runs at the training size)')
+    if native_size:
+        translator.native_size(1, 1)  # raises for fixed-size translators
+    if tile is not None or max_memory is not None:
+        _check_tiling(translator, tile)
+    size = tuple(size or translator.image_size)
+    outs: List[Optional[np.ndarray]] = [None] * len(images)
+    overlays: Optional[List[Optional[np.ndarray]]] = [None] * len(images) if heatmaps else None
+    groups: Dict[Tuple[int, int], List[int]] = {}
+    for i, im in enumerate(images):
+        if log and min(im.shape[:2]) < MIN_SIDE:
+            log(f'warning: image {i} is only {im.shape[0]}x{im.shape[1]} px; the '
+                'translation of so small an image means little')
+        shape = translator.native_size(*im.shape[:2]) if native_size else size
+        groups.setdefault(shape, []).append(i)
+    for shape, indices in groups.items():
+        batch = [pad_to(images[i], shape) if native_size else resize_rgb(images[i], shape)
+                 for i in indices]
+        if native_size and (tile is not None or max_memory is not None):
+            fake, heat = _translate_one_by_one(translator, batch, tile, max_memory, log)
+        else:
+            fake, heat = translator.translate(batch)
+        for j, i in enumerate(indices):
+            h, w = images[i].shape[:2]
+            if native_size:
+                outs[i] = np.ascontiguousarray(fake[j][:h, :w])
+                base, heat_size = images[i], shape
+            else:
+                out_size = (h, w) if keep_size else size
+                outs[i] = resize_rgb(fake[j], out_size, Image.BICUBIC)
+                base, heat_size = resize_rgb(images[i], out_size), None
+            if overlays is not None:
+                overlays[i] = overlay_heatmap(base, heat[j], heat_size)
+    return outs, overlays
+
+
+def _check_tiling(translator: Translator, tile: Optional[int]) -> None:
+    if not translator.supports_tiling:
+        raise ValueError(f'{translator.origin} ({translator.name}) cannot translate tile by '
+                         'tile: tiling needs a light NICE-GAN checkpoint run in PyTorch '
+                         '(CONFIG CHECKPOINT without --backend); the full (light=False) '
+                         'model cannot run at native size at all')
+    if tile is not None:
+        from .tiled import min_tile
+        net = translator.net
+        smallest = min_tile(net.encoder, net.generator)
+        if tile < smallest:
+            raise ValueError(f'--tile {tile} is smaller than this network\'s halo allows; '
+                             f'use --tile {smallest} or more (512 or 1024 are good choices)')
+
+
+def _translate_one_by_one(translator: Translator, batch: Sequence[np.ndarray],
+                          tile: Optional[int], max_memory: Optional[int],
+                          log: Optional[Log]) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """Each image whole or tiled (one at a time: tiling is for images that do not fit)."""
+    from ..utils.pixels import to_model_range, to_uint8
+    from .tiled import choose_mode
+    fakes, heats = [], []
+    for image in batch:
+        h, w = image.shape[:2]
+        mode, use_tile, why = 'tiled', tile, f'--tile {tile}'
+        if max_memory is not None:
+            net = translator.net
+            mode, use_tile, why = choose_mode(net.encoder, net.generator, h, w,
+                                              max_memory, tile=tile)
+        if log:
+            log(f'{h}x{w}: {mode}' + (f' (tile {use_tile})' if mode == 'tiled' else '') +
+                f': {why}')
+        x = to_model_range(image[None])
+        y, heat = (translator.forward_tiled(x, use_tile, log=log) if mode == 'tiled'
+                   else translator.forward(x))
+        fakes.append(to_uint8(y)[0])
+        heats.append(heat[0, 0] if heat is not None else None)
+    return np.stack(fakes), (np.stack(heats) if heats[0] is not None else None)
