@@ -22,6 +22,7 @@ from mmengine import dist
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 
 from ..utils.cuda_graph import CUDAGraphStep
+from ..utils.pixels import ModelIO
 
 Tensors = Dict[str, torch.Tensor]
 
@@ -250,15 +251,18 @@ class NICEGAN(BaseTranslationModel):
             inputs[f'img_{src}'], target_domain=self.other_domain(src))
             for src in self.domains}
         samples = data_samples.split() if data_samples is not None else []
+        io = ModelIO(self)
         outputs = []
         for idx in range(next(iter(fakes.values())).shape[0]):
             sample = DataSample()
             if samples:
                 sample.update(samples[idx])
-            meta = samples[idx] if samples else None
             for tgt, fake in fakes.items():
-                sample.set_tensor_data({f'fake_{tgt}': self.data_preprocessor.destruct(
-                    fake[idx], meta, f'img_{tgt}')})
+                # BGR in [0, 255] like the ``img_*`` samples, what MMagic's metrics and
+                # hooks expect; not ``data_preprocessor.destruct``: MMagic 1.2 records the
+                # loaded order (BGR) as the output order, so an RGB model's fakes would
+                # come back RGB, labelled BGR (colour-swapped files and FID)
+                sample.set_tensor_data({f'fake_{tgt}': io.to_bgr255(fake[idx])})
             outputs.append(sample)
         return outputs
 
