@@ -117,7 +117,9 @@ class ModelIO:
         batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float()
         if self.model_is_bgr:
             batch = batch.flip(1)
-        return ((batch - self.mean) / self.std).to(self.device)
+        # contiguous NCHW, like to_model_range's: a strided input can take another
+        # convolution kernel and differ in the last float bits (1 grey level in places)
+        return ((batch - self.mean) / self.std).contiguous().to(self.device)
 
     def to_rgb(self, tensor: torch.Tensor) -> np.ndarray:
         """(B, H, W, 3) RGB uint8 from a model-space (B, 3, H, W) tensor."""
