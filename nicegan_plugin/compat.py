@@ -1,5 +1,5 @@
 """The one change the plugin makes to another library, applied on import (tested in
-``tests/test_compat.py``; listed in the README with the reason):
+``tests/test_compat.py``; listed in docs/install.md with the reason):
 
 - :func:`allow_mmengine_checkpoints_in_weights_only_load`: torch >= 2.6 loads with
   ``weights_only=True`` by default, and mmengine 0.10.7 calls plain ``torch.load`` on

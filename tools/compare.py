@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Compare two translation models on the same test images.
 
-Example (the README's comparison on the quickstart's toy set)::
+Example (docs/combining.md: the comparison on the quickstart's toy set)::
 
     NICE=configs/nicegan/nicegan_light-tiny_1xb4-600iters_toy-day2night.py
     CYCLE=configs/baselines/cyclegan_lsgan-resnet-in-tiny_1xb4-600iters_toy-day2night.py

