@@ -2,15 +2,18 @@
 
     python tools/eval_folders.py REAL_DIR FAKE_DIR [--inception PATH] [--json OUT]
         [--kid-subsets 50] [--kid-subset-size 1000] [--seed 0] [--batch-size 50]
-        [--device cpu|cuda]
+        [--device cpu|cuda] [--strict]
 
 Prints FID, KID x 100 and its standard deviation over subsets (x 100). The protocol and its
 exact equivalence to the official script: ``nicegan_plugin/evaluation/folders.py``.
+Unreadable files are skipped and named on stderr (``--strict``: they end the evaluation);
+folders of fewer than 50 images get a warning (FID needs many images).
 """
 import argparse
 import json
 import os
 import os.path as osp
+import sys
 from typing import List, Optional
 
 from nicegan_plugin.evaluation.folders import FolderError, evaluate_folders, format_report
@@ -30,10 +33,14 @@ def main(argv: Optional[List[str]] = None) -> dict:
     p.add_argument('--seed', type=int, default=0, help='seed of the KID subset sampler')
     p.add_argument('--batch-size', type=int, default=50)
     p.add_argument('--device', default=None, help='default: cuda if available, else cpu')
+    p.add_argument('--strict', action='store_true',
+                   help='stop at the first unreadable file instead of skipping it')
     args = p.parse_args(argv)
     try:
         out = evaluate_folders(args.real, args.fake, args.inception, args.kid_subsets,
-                               args.kid_subset_size, args.seed, args.batch_size, args.device)
+                               args.kid_subset_size, args.seed, args.batch_size, args.device,
+                               skip_unreadable=not args.strict,
+                               log=lambda line: print(line, file=sys.stderr))
     except (FolderError, InceptionWeightsError, InceptionWeightsNotFound) as exc:
         raise SystemExit(f'error: {exc}') from None
     print(format_report(out))

@@ -3,6 +3,8 @@
 
 Writes the translated test images of both directions to ``<work_dir>/translations``
 (file names kept) and the metrics to ``--out`` (default ``<work_dir>/metrics.json``).
+The test data is resized as the config says; when the checkpoint recorded another training
+size, the log says so.
 """
 import argparse
 import os
@@ -10,16 +12,17 @@ import os.path as osp
 import sys
 
 from mmengine.config import DictAction
-from mmengine.runner import Runner
 
 import nicegan_plugin  # noqa: F401  (registers the plugin's modules)
 from nicegan_plugin.apis.translation import translate_test_set
 from nicegan_plugin.engine import NICEGANDumpMetricsHook, NICEGANSaveTranslationsHook
 from nicegan_plugin.engine.config_check import check_config
 from nicegan_plugin.engine.runner_utils import (
+    build_runner,
     load_config,
     set_local_rank,
     setup_distributed,
+    trained_size_note,
     validate_checkpoint,
 )
 from nicegan_plugin.utils.cli import run_cli
@@ -54,11 +57,14 @@ def main() -> None:
     cfg.load_from = args.checkpoint
     setup_distributed(cfg, args.launcher)
     os.makedirs(cfg.work_dir, exist_ok=True)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     try:
-        validate_checkpoint(runner, args.checkpoint)
+        meta = validate_checkpoint(runner, args.checkpoint)
     except (ValueError, FileNotFoundError) as err:
         sys.exit(f'error: {err}')
+    note = trained_size_note(cfg, meta, args.checkpoint)
+    if note:
+        runner.logger.warning(note)
     out = args.out or osp.join(cfg.work_dir, 'metrics.json')
     saver = None
     if not args.no_save_images:

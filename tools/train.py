@@ -7,8 +7,12 @@ Same arguments and behaviour as MMagic's script, plus:
 - distributed runs pick ``nccl`` with GPUs and ``gloo`` without, automatically;
 - ``--resume`` takes an optional checkpoint path (default: the latest in work_dir; with
   nothing to resume it stops, ``--resume auto-or-new`` starts a new run then);
+- ``--tensorboard`` adds MMEngine's ``TensorboardVisBackend`` to the visualizer: event
+  files beside ``scalars.json`` with the same scalars and the CAM panels as images;
 - the config is checked first (``nicegan_plugin.engine.config_check``); errors are one
-  line, ``--debug`` shows the traceback.
+  line, ``--debug`` shows the traceback (and the config dump, else only in the log file);
+- one run per work dir: a second run is refused before it touches anything, naming the
+  first (``nicegan_plugin.engine.run_lock``); workers end when their launcher dies.
 """
 import argparse
 import os
@@ -16,12 +20,13 @@ import os.path as osp
 import sys
 
 from mmengine.config import DictAction
-from mmengine.runner import Runner
 
 import nicegan_plugin  # noqa: F401  (registers the plugin's modules)
 from nicegan_plugin.engine.config_check import check_config
 from nicegan_plugin.engine.resume import resolve_resume
+from nicegan_plugin.engine.run_lock import acquire_run_lock, launcher_rank
 from nicegan_plugin.engine.runner_utils import (
+    build_runner,
     enable_amp,
     enable_cuda_graph,
     fill_schedule_length,
@@ -43,6 +48,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--amp', action='store_true', help='mixed precision training')
     parser.add_argument('--cuda-graph', action='store_true',
                         help='replay the whole train step as one CUDA graph (model.cuda_graph)')
+    parser.add_argument('--tensorboard', action='store_true',
+                        help='also write TensorBoard event files (scalars and CAM panels) to '
+                        'WORK_DIR/<timestamp>/vis_data (tensorboard --logdir WORK_DIR)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by the total batch size (auto_scale_lr in cfg)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -72,13 +80,20 @@ def main() -> None:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
             sys.exit('error: --auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
+    if args.tensorboard:  # MMagic's scope resolves it to its subclass (adds GIF support)
+        vis = cfg.setdefault('visualizer', dict(type='Visualizer'))
+        backends = vis.setdefault('vis_backends', [])
+        if not any('Tensorboard' in str(b.get('type')) for b in backends):
+            vis.vis_backends = [*backends, dict(type='TensorboardVisBackend')]
     check_config(cfg)
     if args.resume is not None:
         cfg.resume, start = resolve_resume(cfg.work_dir, args.resume)
         cfg.load_from = start if cfg.resume else cfg.get('load_from')
+    # one run per work dir (rank 0 of the whole run), before anything writes there
+    acquire_run_lock(cfg.work_dir, launcher_rank(args.launcher))
     setup_distributed(cfg, args.launcher)
     os.makedirs(cfg.work_dir, exist_ok=True)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     try:
         validate_checkpoint(runner, cfg.get('load_from'))
     except (ValueError, FileNotFoundError) as err:

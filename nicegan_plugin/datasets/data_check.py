@@ -2,11 +2,16 @@
 
 A truncated or non-image file in ``trainA`` otherwise crashes the run whenever the random
 sampler first draws it (hours in, with a traceback that does not name it), and again after
-every resume. :func:`check_folder` decodes each file quickly (JPEGs at 1/8 scale through
-PIL's draft mode, so the whole file is read) on a few threads, with a progress bar for large
-folders, and caches the result per folder state (names, sizes and modification times), so
-an unchanged folder is checked once. The cache lives in ``$NICEGAN_DATA_CHECK_CACHE``
-(``off`` disables it), default ``~/.cache/nicegan-mmagic/data_check``.
+every resume. :func:`check_folder` decodes each file exactly as the training loader will:
+``mmcv.imfrombytes`` with the ``color_type`` and ``imdecode_backend`` of the pipeline's
+``LoadImageFromFile`` transforms (:data:`Decoder`; default ``('color', None)``: OpenCV's
+``imdecode``, MMagic's default). So a file the check accepts is one the loader reads: other
+decoders disagree on broken files (for a truncated JPEG, ``cv2.imread`` returns a partly
+grey image and PIL raises, while ``cv2.imdecode`` returns None). PIL is asked only for the
+words of the reason. It runs on a few threads, with a progress bar for large folders, and
+caches the result per folder state (names, sizes, modification times and decoders), so an
+unchanged folder is checked once. The cache lives in ``$NICEGAN_DATA_CHECK_CACHE`` (``off``
+disables it), default ``~/.cache/nicegan-mmagic/data_check``.
 """
 import hashlib
 import json
@@ -14,12 +19,18 @@ import os
 import os.path as osp
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List, Optional, Sequence
+from functools import partial
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..utils.fileio import atomic_write
 
 #: folders with at least this many images show a progress bar while being checked
 PROGRESS_MIN = 500
+#: how a loader decodes: (``color_type``, ``imdecode_backend``) of ``LoadImageFromFile``
+#: (``mmcv.imfrombytes``'s ``flag`` and ``backend``; backend None: mmcv's global, cv2)
+Decoder = Tuple[str, Optional[str]]
+#: MMagic's ``LoadImageFromFile`` defaults
+DEFAULT_DECODERS: Tuple[Decoder, ...] = (('color', None),)
 
 
 class DataCheckError(ValueError):
@@ -33,34 +44,56 @@ def cache_dir() -> Optional[str]:
     return None if path.lower() in ('off', '0', 'none', '') else path
 
 
-def image_error(path: str) -> Optional[str]:
-    """Why ``path`` is not a readable image (one short phrase), or None if it decodes.
+def pipeline_decoders(transforms) -> Tuple[Decoder, ...]:
+    """The distinct decoders of the image-loading transforms (those with ``color_type``
+    and ``imdecode_backend``, like MMagic's and MMCV's ``LoadImageFromFile``) of a built
+    pipeline's transforms; :data:`DEFAULT_DECODERS` if it has none."""
+    found = [(str(t.color_type), t.imdecode_backend) for t in transforms
+             if hasattr(t, 'color_type') and hasattr(t, 'imdecode_backend')]
+    return tuple(dict.fromkeys(found)) or DEFAULT_DECODERS
 
-    PIL decodes the whole file (JPEGs at 1/8 scale: fast, yet a truncated file fails); a
-    file PIL does not recognise is accepted if OpenCV, the training loader's decoder,
-    reads it.
-    """
+
+def _why_not(content: bytes, backend: str) -> str:
+    """Words for a file the loader's decoder rejected without saying why: PIL's reason if
+    it fails too (``OSError: image file is truncated``), else that ``backend`` cannot."""
+    import io
+
     from PIL import Image, UnidentifiedImageError
-    if osp.getsize(path) == 0:
-        return 'empty file'
     try:
-        with Image.open(path) as img:
-            if img.format == 'JPEG':
-                img.draft('RGB', (max(1, img.width // 8), max(1, img.height // 8)))
+        with Image.open(io.BytesIO(content)) as img:
             img.load()
-        return None
     except UnidentifiedImageError:
-        import cv2
-        if cv2.imread(path, cv2.IMREAD_UNCHANGED) is not None:
-            return None
         return 'not an image'
     except Exception as err:  # truncated data, broken streams, decompression bombs
         return f'{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ""}'.strip()
+    return f'the loader\'s decoder ({backend}) cannot decode it'
 
 
-def folder_state(files: Sequence[str]) -> str:
-    """A fingerprint of ``files``: names, sizes and modification times."""
-    digest = hashlib.sha1()
+def image_error(path: str, decoders: Sequence[Decoder] = DEFAULT_DECODERS) -> Optional[str]:
+    """Why the training loader cannot read ``path`` (one short phrase), or None if every
+    decoder of ``decoders`` returns an image (``mmcv.imfrombytes``, as the loader)."""
+    import mmcv
+    from mmcv.image import io as mmcv_io
+    try:
+        with open(path, 'rb') as f:
+            content = f.read()
+    except OSError as err:
+        return f'{type(err).__name__}: {err.strerror}'
+    if not content:
+        return 'empty file'
+    for flag, backend in decoders:
+        try:
+            img = mmcv.imfrombytes(content, flag=flag, backend=backend)
+        except Exception as err:  # pillow/turbojpeg/tifffile raise, cv2 returns None
+            return f'{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ""}'.strip()
+        if img is None or getattr(img, 'size', 0) == 0:
+            return _why_not(content, backend or mmcv_io.imread_backend)
+    return None
+
+
+def folder_state(files: Sequence[str], decoders: Sequence[Decoder] = DEFAULT_DECODERS) -> str:
+    """A fingerprint of ``files`` (names, sizes and modification times) and ``decoders``."""
+    digest = hashlib.sha1(repr(tuple(decoders)).encode())
     for path in sorted(files):
         st = os.stat(path)
         digest.update(f'{path}\0{st.st_size}\0{st.st_mtime_ns}\n'.encode())
@@ -75,13 +108,16 @@ def _cache_file(folder: str) -> Optional[str]:
     return osp.join(root, f'{key}.json')
 
 
-def check_folder(folder: str, files: Sequence[str], logger=None) -> Dict[str, str]:
-    """``{path: reason}`` of the files of ``folder`` that are not readable images.
+def check_folder(folder: str, files: Sequence[str], logger=None,
+                 decoders: Sequence[Decoder] = DEFAULT_DECODERS) -> Dict[str, str]:
+    """``{path: reason}`` of the files of ``folder`` that the loader decoding with
+    ``decoders`` cannot read (:func:`image_error`).
 
     Cached per folder state; shows a progress bar (MMEngine's) for at least
     :data:`PROGRESS_MIN` files that are not cached.
     """
-    state = folder_state(files)
+    decoders = tuple(decoders)
+    state = folder_state(files, decoders)
     cache = _cache_file(folder)
     if cache and osp.isfile(cache):
         try:
@@ -99,7 +135,7 @@ def check_folder(folder: str, files: Sequence[str], logger=None) -> Dict[str, st
         from mmengine.utils import ProgressBar
         bar = ProgressBar(len(files), file=sys.stdout)  # the stdout of now, not of import
     with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
-        for path, err in zip(files, pool.map(image_error, files)):
+        for path, err in zip(files, pool.map(partial(image_error, decoders=decoders), files)):
             if err is not None:
                 unreadable[path] = err
             if bar is not None:

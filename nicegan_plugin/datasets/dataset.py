@@ -4,9 +4,12 @@ MMagic's ``UnpairedImageDataset`` fails late and vaguely: a missing or empty ``t
 gives a bare ``AssertionError``, a ``data_root`` that is a file the same, and an
 undecodable image crashes the run when it is first drawn with ``'NoneType' object has no
 attribute 'ndim'``. This subclass (same arguments, same samples) explains the folder
-problems in one line each, decodes every image at construction (:mod:`.data_check`; cached
-per folder state) and stops listing the unreadable files, or leaves them out with
-``unreadable='skip'``; a file that still fails during training is named.
+problems in one line each, decodes every image at construction exactly as its pipeline's
+``LoadImageFromFile`` will (:mod:`.data_check`; cached per folder state) and stops listing
+the unreadable files, or leaves them out with ``unreadable='skip'``. A file that fails
+later (truncated after the check: a sync tool still copying, a disk hiccup) stops the run
+naming it, before the iteration that would use it (nothing is saved after it), or, with
+``unreadable='skip'`` in training, is named once and replaced by another sample.
 """
 import os
 import os.path as osp
@@ -17,7 +20,7 @@ from mmagic.registry import DATASETS
 from mmengine.logging import MMLogger
 
 from ..utils.image_io import IMAGE_EXTENSIONS, is_image_file
-from .data_check import DataCheckError, check_folder, describe
+from .data_check import DataCheckError, check_folder, describe, image_error, pipeline_decoders
 
 SPLITS = ('trainA', 'trainB', 'testA', 'testB')
 
@@ -75,7 +78,7 @@ class NICEGANUnpairedImageDataset(UnpairedImageDataset):
         if not self.check_images:
             return images
         logger = MMLogger.get_current_instance()
-        bad = check_folder(path, images, logger)
+        bad = check_folder(path, images, logger, self._decoders())
         if not bad:
             return images
         listed = sorted(bad)
@@ -99,26 +102,35 @@ class NICEGANUnpairedImageDataset(UnpairedImageDataset):
         return {f'img_{self.domain_a}_path': self.data_infos_a[idx % self.len_a]['path'],
                 f'img_{self.domain_b}_path': self.data_infos_b[idx % self.len_b]['path']}
 
+    def _decoders(self):
+        """How the pipeline's loaders decode (:func:`.data_check.pipeline_decoders`)."""
+        return pipeline_decoders(getattr(self.pipeline, 'transforms', ()))
+
     def prepare_data(self, idx):
         """The parent's sample; a file that fails to decode is named (or, with
         ``unreadable='skip'`` in training, replaced by another sample)."""
         info = self.get_data_info(idx)
         try:
             return self.pipeline(info)
-        except Exception as err:
-            import cv2
-            bad = [p for k, p in info.items()
-                   if k.endswith('_path') and cv2.imread(p, cv2.IMREAD_UNCHANGED) is None]
+        except Exception:
+            # which file: decoded again as the loader does (MMagic's loader turns an
+            # undecodable file into "'NoneType' object has no attribute 'ndim'")
+            reasons = {p: image_error(p, self._decoders()) for k, p in info.items()
+                       if k.endswith('_path') and isinstance(p, str)}
+            bad = [p for p, why in reasons.items() if why is not None]
             if not bad:
                 raise
             if self.unreadable == 'skip' and not self.test_mode:
                 if bad[0] not in self._warned:
                     self._warned.add(bad[0])
                     MMLogger.get_current_instance().warning(
-                        f'cannot decode {bad[0]}; drawing another sample (unreadable=skip)')
+                        f'cannot decode {bad[0]} ({reasons[bad[0]]}); drawing another '
+                        'sample instead (unreadable=skip)')
                 return None  # BaseDataset draws another index
+            since = ' (it was readable at start-up: changed since, e.g. still being copied?)' \
+                if self.check_images else ''
             raise ImageDecodeError(
-                f'cannot decode image {bad[0]} ({type(err).__name__}: {err}); remove or '
+                f'cannot decode image {bad[0]} ({reasons[bad[0]]}){since}; remove or '
                 f'replace it, or pass {self._skip_option()}') from None
 
     def _skip_option(self) -> str:

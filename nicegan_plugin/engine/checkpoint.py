@@ -10,11 +10,12 @@ files of interrupted saves at the start, and refuses to start a run that would w
 checkpoints of another run (:mod:`.resume`). Reading checkpoints: :mod:`.checkpoint_io`.
 """
 import os.path as osp
-from typing import Optional, Tuple, Union
+import weakref
+from typing import Iterable, List, Optional, Tuple, Union
 
 import torch
 from mmagic.registry import HOOKS
-from mmengine.dist import is_main_process
+from mmengine.dist import broadcast_object_list, get_world_size, is_main_process
 from mmengine.fileio import register_backend
 from mmengine.fileio.backends import LocalBackend
 from mmengine.hooks import CheckpointHook
@@ -23,6 +24,7 @@ from ..utils.fileio import atomic_write, remove_stale_temp_files
 from ..utils.model_utils import unwrap
 from .nonfinite import NonFiniteError, nonfinite_tensors
 from .resume import ResumeError, checkpoints_after, find_resumable_checkpoint
+from .run_lock import RunLockError, acquire_run_lock, holds_run_lock
 
 ATOMIC_BACKEND = 'nicegan_atomic_local'
 #: key of ``checkpoint['meta']`` holding [height, width] of the training images
@@ -69,8 +71,12 @@ class NICEGANCheckpointHook(CheckpointHook):
     - ``before_run``: an auto-resume (``resume=True``, no ``load_from``) takes the
       checkpoint of :func:`.resume.find_resumable_checkpoint` (``last_checkpoint`` relative
       to the work dir and validated), or starts a new run if there is none;
-    - ``before_train``: temp files of interrupted saves are removed, and a run that would
-      write over checkpoints beyond its start iteration (another run's) stops;
+    - ``before_train``: the run lock of the work dir and of ``out_dir`` is taken (a no-op
+      under ``tools/train.py``, which took it before building the runner; here it guards
+      runs started otherwise): a run in a work dir another run holds stops on every rank,
+      naming it; under the lock, temp files of interrupted saves are removed; a run that
+      would write over checkpoints beyond its start iteration (another run's) stops;
+    - ``after_run``: the locks taken here are released (also when the runner is freed);
     - every save: weights holding a NaN/Inf stop the run instead of being saved;
       ``last_checkpoint`` is written relative to the work dir.
     """
@@ -82,6 +88,7 @@ class NICEGANCheckpointHook(CheckpointHook):
             kwargs['backend_args'] = dict(backend=ATOMIC_BACKEND)
         super().__init__(*args, **kwargs)
         self.img_size: Optional[Tuple[int, int]] = None
+        self._locks: List = []  # run locks this hook took (not the tool's)
 
     def before_run(self, runner) -> None:
         # runs before Runner.load_or_resume, whose auto-resume reads last_checkpoint as-is
@@ -107,11 +114,12 @@ class NICEGANCheckpointHook(CheckpointHook):
 
     def before_train(self, runner) -> None:
         super().before_train(runner)
-        local = '://' not in str(self.out_dir)
-        if not local:
+        if '://' in str(self.out_dir):
             return
-        if is_main_process():
-            for folder in {self.out_dir, runner.work_dir}:
+        folders = list(dict.fromkeys([runner.work_dir, self.out_dir]))
+        self._lock_run(runner, folders)
+        for folder in folders:
+            if holds_run_lock(folder):  # rank 0, and never in a folder another run holds
                 for path in remove_stale_temp_files(folder):
                     runner.logger.info(f'removed {path} (temp file of an interrupted save)')
         unit, start = ('epoch', runner.epoch) if self.by_epoch else ('iteration', runner.iter)
@@ -119,10 +127,43 @@ class NICEGANCheckpointHook(CheckpointHook):
         if later:
             names = ', '.join(osp.basename(p) for p in list(later.values())[:4]) + \
                 (f' (+{len(later) - 4} more)' if len(later) > 4 else '')
+            if runner._resume:  # resumed from an older checkpoint than the newest (a
+                newest = later[max(later)]  # stale last_checkpoint, or an old PATH)
+                raise ResumeError(
+                    f'{self.out_dir} holds {names}, beyond {unit} {start} of '
+                    f'{runner._load_from}, which this run resumed from: it would write over '
+                    f'them; resume from the newest with --resume {newest}, or move the newer '
+                    f'ones away to continue from {start}')
             raise ResumeError(
                 f'{self.out_dir} already holds {names}, beyond {unit} {start} where this run '
                 'starts: it would write over them; resume the run that wrote them (--resume), '
                 'move them away, or use another --work-dir')
+
+    def _lock_run(self, runner, folders: Iterable[str]) -> None:
+        """Take the run lock of ``folders`` on rank 0; if another run holds one, every
+        rank stops with the same one-line message (one broadcast when distributed)."""
+        message = None
+        if is_main_process():
+            try:
+                for folder in folders:
+                    had = holds_run_lock(folder)
+                    lock = acquire_run_lock(folder)
+                    if lock is not None and not had:
+                        self._locks.append(lock)
+                        weakref.finalize(runner, lock.release)
+            except RunLockError as err:
+                message = str(err)
+        if get_world_size() > 1:
+            box = [message]
+            broadcast_object_list(box, src=0)
+            message = box[0]
+        if message:
+            raise RunLockError(message)
+
+    def after_run(self, runner) -> None:
+        super().after_run(runner)
+        while self._locks:
+            self._locks.pop().release()
 
     def _check_finite(self, runner, step: int, name: str) -> None:
         bad = nonfinite_tensors(unwrap(runner.model).state_dict())

@@ -8,8 +8,9 @@ first save and dies there. Here:
 - :func:`check_cfg_options`: ``--cfg-options`` keys whose top level is neither in the
   config nor a key the runner reads;
 - :func:`check_config`: top-level keys of the config that look like a misspelt runner key,
-  hook types and hook arguments (against the hook's signature), ``max_iters``, batch size
-  and intervals by name.
+  ``env_cfg`` keys (MMEngine reads a few and ignores the rest: ``env_cfg.cudnn_benchmrk``
+  would silently run without it), hook types and hook arguments (against the hook's
+  signature), ``max_iters``, batch size and intervals by name.
 
 Each problem names the key and the nearest valid one; all are reported at once.
 """
@@ -26,6 +27,11 @@ RUNNER_KEYS = frozenset({
     'default_scope', 'randomness', 'experiment_name', 'model_wrapper_cfg',
     'find_unused_parameters', 'activation_checkpointing', 'efficient_conv_bn_eval', 'compile',
     'custom_imports', 'test_pipeline', 'vis_backends', 'dist_params', 'cfg'})
+
+
+#: keys ``Runner.setup_env`` reads from ``env_cfg`` (MMEngine 0.10), and of its ``mp_cfg``
+ENV_CFG_KEYS = frozenset({'cudnn_benchmark', 'mp_cfg', 'dist_cfg', 'resource_limit'})
+MP_CFG_KEYS = frozenset({'mp_start_method', 'opencv_num_threads'})
 
 
 #: default hooks MMEngine's Runner lets a config switch off with None
@@ -102,6 +108,34 @@ def hook_arguments(cls) -> Optional[Set[str]]:
     return names - {'self'}
 
 
+def dist_cfg_keys() -> Set[str]:
+    """Keys of ``env_cfg.dist_cfg``: MMEngine's ``init_dist`` arguments (``backend``,
+    ``init_backend``, slurm's ``port``) and what it passes on to
+    ``torch.distributed.init_process_group``."""
+    import torch.distributed as torch_dist
+    own = set(inspect.signature(torch_dist.init_process_group).parameters)
+    return {k for k in own if not k.startswith('_')} | {'backend', 'init_backend', 'port'}
+
+
+def _check_env_cfg(env_cfg) -> List[str]:
+    if not isinstance(env_cfg, dict):
+        return [f'env_cfg must be a dict (got {env_cfg!r})']
+    problems = []
+    for where, section, valid in (('env_cfg', env_cfg, ENV_CFG_KEYS),
+                                  ('env_cfg.mp_cfg', env_cfg.get('mp_cfg'), MP_CFG_KEYS),
+                                  ('env_cfg.dist_cfg', env_cfg.get('dist_cfg'), None)):
+        if not isinstance(section, dict):
+            if section is not None:
+                problems.append(f'{where} must be a dict (got {section!r})')
+            continue
+        valid = valid if valid is not None else dist_cfg_keys()
+        for key in section:
+            if key not in valid:
+                near = _nearest(str(key), valid) or f' (it reads {", ".join(sorted(valid))})'
+                problems.append(f"{where}.{key}: not read by MMEngine's Runner{near}")
+    return problems
+
+
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -137,6 +171,8 @@ def check_config(cfg, training: bool = True) -> None:
             if near:
                 problems.append(f"top-level key '{key}' is not read by the runner "
                                 f"(did you mean '{near[0]}'?)")
+    if cfg.get('env_cfg') is not None:
+        problems += _check_env_cfg(cfg.env_cfg)
     hook_names = _hook_names()
     for name, hook in (cfg.get('default_hooks') or {}).items():
         if hook is not None:

@@ -6,7 +6,8 @@ GAN training can diverge to NaN (too high an lr, fp16 overflow; official NICE-GA
 points at them and the translations come out black. :class:`NICEGANNonFiniteGuardHook`
 checks, after every iteration and with one device sync, the logged loss terms and the
 parameters the iteration updated, and stops with the iteration, what went non-finite and
-the last good checkpoint. The parameters stand for the gradients: the model's step applies
+the last good checkpoint; with ``max_loss`` set, a finite divergence (loss terms of 1e10)
+stops it the same way. The parameters stand for the gradients: the model's step applies
 and then frees its gradients (inside a CUDA graph, too), and Adam turns a NaN or Inf
 gradient into a non-finite parameter in that same step. ``NICEGANCheckpointHook`` checks
 the weights before each save (:func:`nonfinite_tensors`), and the tools refuse checkpoints
@@ -39,11 +40,16 @@ def nonfinite_tensors(tensors: Mapping[str, torch.Tensor]) -> List[str]:
             if torch.is_tensor(v) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
 
 
-def _all_finite(values: List[torch.Tensor]) -> bool:
-    """Whether every value is finite, on every rank (one sync; one all-reduce if distributed)."""
+def _all_finite(values: List[torch.Tensor], bounded: List[torch.Tensor] = (),
+                bound: Optional[float] = None) -> bool:
+    """Whether every value is finite and every ``bounded`` one within ``[-bound, bound]``,
+    on every rank (one sync; one all-reduce if distributed)."""
     flat = [v.detach().float().reshape(-1) for v in values]
-    bad = torch.stack([(~torch.isfinite(v)).any() for v in flat]).any().to(torch.int32) \
-        if flat else torch.zeros((), dtype=torch.int32)
+    flags = [(~torch.isfinite(v)).any() for v in flat]
+    if bound is not None:
+        flags += [(v.detach().float().abs() > bound).any() for v in bounded]
+    bad = torch.stack(flags).any().to(torch.int32) \
+        if flags else torch.zeros((), dtype=torch.int32)
     if get_world_size() > 1:
         bad = bad.reshape(1).clone()
         all_reduce(bad, op='max')
@@ -102,7 +108,8 @@ def _restore_optimizer_states(snapshot: list) -> None:
 
 @HOOKS.register_module()
 class NICEGANNonFiniteGuardHook(Hook):
-    """Stop training at the first iteration with a non-finite loss term or gradient.
+    """Stop training at the first iteration with a non-finite loss term or gradient
+    (or, with ``max_loss``, a loss term beyond a bound).
 
     Runs before the logger and the checkpoint hook, so nothing is saved after the bad
     iteration. A gradient is seen through the parameters it updated (max |p| per
@@ -115,14 +122,24 @@ class NICEGANNonFiniteGuardHook(Hook):
             training goes on with the next batch); the next one stops. ``0`` (default):
             stop at the first. Costs a copy of the weights and optimizer states per
             iteration while skips are left.
+        max_loss: a divergence that stays finite (losses of 1e10) is bad too: a logged
+            loss term (a key holding ``loss``) with ``|value| > max_loss`` counts like a
+            non-finite one (stop, or undo with ``max_skips``). ``None`` (default): off.
+            Pick it well above the losses your run logs when healthy (e.g. ``1e4``).
     """
     priority = 'ABOVE_NORMAL'
 
-    def __init__(self, max_skips: int = 0) -> None:
+    def __init__(self, max_skips: int = 0, max_loss: Optional[float] = None) -> None:
         if not isinstance(max_skips, int) or isinstance(max_skips, bool) or max_skips < 0:
             raise ValueError(f'NICEGANNonFiniteGuardHook: max_skips must be an integer >= 0, '
                              f'got {max_skips!r}')
+        if max_loss is not None and (isinstance(max_loss, bool)
+                                     or not isinstance(max_loss, (int, float))
+                                     or not 0 < max_loss < float('inf')):
+            raise ValueError(f'NICEGANNonFiniteGuardHook: max_loss must be a positive finite '
+                             f'number or None, got {max_loss!r}')
         self.max_skips = max_skips
+        self.max_loss = None if max_loss is None else float(max_loss)
         self.skipped: List[int] = []
         self._snapshot: Optional[tuple] = None
 
@@ -137,19 +154,29 @@ class NICEGANNonFiniteGuardHook(Hook):
         values = {k: v for k, v in (outputs or {}).items()
                   if torch.is_tensor(v) or isinstance(v, float)}
         params = _parameter_maxabs(unwrap(runner.model))
-        if _all_finite([torch.as_tensor(v) for v in values.values()] + list(params.values())):
+        losses = {k: torch.as_tensor(v) for k, v in values.items() if 'loss' in k}
+        if _all_finite([torch.as_tensor(v) for v in values.values()] + list(params.values()),
+                       list(losses.values()), self.max_loss):
             return
         step = runner.iter + 1
+
+        def terms(keys: List[str]) -> str:
+            return _first_six([f'{k}={float(torch.as_tensor(values[k]).float().mean()):g}'
+                               for k in keys])
         bad = nonfinite_tensors({k: torch.as_tensor(v) for k, v in values.items()})
+        huge = [k for k, v in losses.items() if self.max_loss is not None
+                and bool((v.detach().float().abs() > self.max_loss).any())]
         if bad:
-            terms = _first_six([f'{k}={float(torch.as_tensor(values[k]).float().mean()):g}'
-                                for k in bad])
-            what = f'non-finite loss at iteration {step}: {terms}'
+            what = f'non-finite loss at iteration {step}: {terms(bad)}'
         elif (bad := nonfinite_tensors(params)):
             what = (f'non-finite gradient at iteration {step}: its losses are finite but the '
                     f'update made {len(bad)} parameter(s) NaN/Inf: {_first_six(bad)}')
+        elif huge:
+            what = (f'loss beyond max_loss={self.max_loss:g} at iteration {step} (diverging): '
+                    f'{terms(huge)}')
         else:
-            what = f'non-finite loss or gradient at iteration {step} on another rank'
+            what = (f'non-finite (or beyond max_loss) loss or gradient at iteration {step} '
+                    'on another rank')
         if self._snapshot is not None and len(self.skipped) < self.max_skips:
             weights, optim_state = self._snapshot
             if not nonfinite_tensors(weights):

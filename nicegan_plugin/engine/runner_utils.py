@@ -1,7 +1,9 @@
 """Runner set-up shared by tools/train.py and tools/test.py.
 
-Config loading, AMP, the distributed backend, the checkpoint check.
+Config loading, AMP, the distributed backend, the runner (its console without the config
+dump), the checkpoint check and the training size it recorded.
 """
+import logging
 import os
 import os.path as osp
 from typing import Optional
@@ -9,10 +11,15 @@ from typing import Optional
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
+from mmengine.runner import Runner
 
+from ..inference.translator import config_image_size
+from ..utils.cli import debug_mode
 from ..utils.model_utils import unwrap
-from .checkpoint_io import check_state_dict, read_state_dict
+from .checkpoint import IMG_SIZE_KEY
+from .checkpoint_io import check_state_dict, read_weights_and_meta
 from .config_check import check_cfg_options
+from .launcher_watch import watch_launcher
 
 
 def load_config(path: str, launcher: str, cfg_options: Optional[dict],
@@ -84,11 +91,13 @@ def setup_distributed(cfg: Config, launcher: str) -> Optional[str]:
 
     MMEngine 0.10.7's ``init_dist`` always calls ``torch.cuda.set_device``, which
     fails on machines without a GPU; for the ``pytorch`` launcher on CPU we start the
-    (gloo) group ourselves, and MMEngine's Runner then uses it as is. Returns the
+    (gloo) group ourselves, and MMEngine's Runner then uses it as is. A launched worker
+    also ends when its launcher dies (:func:`.launcher_watch.watch_launcher`). Returns the
     backend, or None when not distributed.
     """
     if launcher == 'none':
         return None
+    watch_launcher()
     dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
     backend = dist_cfg.get('backend') or ('nccl' if torch.cuda.is_available() else 'gloo')
     dist_cfg['backend'] = backend
@@ -98,16 +107,61 @@ def setup_distributed(cfg: Config, launcher: str) -> Optional[str]:
     return backend
 
 
-def validate_checkpoint(runner, path: Optional[str]) -> None:
-    """Fail with a clear message if ``path`` does not fit the runner's model.
+class _NoConfigDump(logging.Filter):
+    """Drops MMEngine's ``Config:`` record (the whole config, hundreds of lines)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith('Config:\n'))
+
+
+class ToolRunner(Runner):
+    """MMEngine's ``Runner`` whose console leaves out the config dump.
+
+    ``Runner.__init__`` logs the whole config (~560 lines for the paper configs) to the
+    console and the log file; a run that then fails shows its one-line error under it.
+    Here the dump goes to the log file (``<work_dir>/<timestamp>/<timestamp>.log``, next to
+    the config MMEngine writes to the work dir) and, with ``--debug``, to the console too.
+    """
+
+    def build_logger(self, *args, **kwargs):
+        logger = super().build_logger(*args, **kwargs)
+        if not debug_mode():
+            for handler in logger.handlers:
+                if type(handler) is logging.StreamHandler:  # the console, not a FileHandler
+                    handler.addFilter(_NoConfigDump())
+        return logger
+
+
+def build_runner(cfg: Config) -> Runner:
+    """``Runner.from_cfg(cfg)`` as the tools build it (:class:`ToolRunner`)."""
+    return ToolRunner.from_cfg(cfg)
+
+
+def validate_checkpoint(runner, path: Optional[str]) -> dict:
+    """Fail with a clear message if ``path`` does not fit the runner's model; returns the
+    checkpoint's ``meta`` (empty without ``path``).
 
     MMEngine loads ``load_from`` and ``resume`` checkpoints non-strictly: a checkpoint of
     other domains or another architecture only logs "missing keys" warnings and the run
     goes on with random weights. The tools check the keys and shapes first.
     """
     if not path:
-        return
-    check_state_dict(unwrap(runner.model), read_state_dict(path), path)
+        return {}
+    state, meta = read_weights_and_meta(path)
+    check_state_dict(unwrap(runner.model), state, path)
+    return meta
+
+
+def trained_size_note(cfg: Config, meta: dict, checkpoint: str) -> Optional[str]:
+    """A log line when the training image size ``checkpoint`` recorded differs from the
+    size the config's test data is resized to (``tools/test.py`` uses the config's, which
+    the user chose explicitly); None when they agree or either is unknown."""
+    recorded = meta.get(IMG_SIZE_KEY)
+    size, where = config_image_size(cfg)
+    if not recorded or not size or tuple(int(s) for s in recorded) == tuple(size):
+        return None
+    return (f'the model was trained at {recorded[0]}x{recorded[1]} ({checkpoint}); testing '
+            f'at {size[0]}x{size[1]} as {where} says')
 
 
 def set_local_rank(local_rank: int) -> None:

@@ -8,13 +8,23 @@
   before ``main`` parses it, so every tool accepts it);
 - import-time notices of third-party packages that are not about the tool (diffusers,
   timm and controlnet_aux deprecations and registry overwrites, MMagic's dataset
-  ``metainfo`` notice) are not shown, unless ``--debug``.
+  ``metainfo`` notice, MMEngine's thread-count notices) are not shown, unless ``--debug``;
+- in a distributed run (``RANK``/``WORLD_SIZE`` set by the launcher) the error line is
+  printed once: a rank other than 0 waits :data:`RANK_ERROR_GRACE` seconds first, and
+  when rank 0 fails too, the launcher ends it before then (torchrun stops every worker
+  at the first failure); an error of that rank alone still gets its line, ``[rank N]``.
 """
 import logging
+import os
 import sys
+import time
 import traceback
 import warnings
 from typing import Callable, Optional
+
+#: seconds a rank other than 0 waits before printing its error line (see the module doc)
+RANK_ERROR_GRACE = 3.0
+_debug = False
 
 #: (category, message regex, module regex) of warnings hidden in the tools' output
 QUIET_WARNINGS = (
@@ -23,7 +33,19 @@ QUIET_WARNINGS = (
     (UserWarning, r"The module 'mediapipe' is not installed", ''),
     (UserWarning, r'Overwriting .* in registry', ''),
     (UserWarning, r'Dataset .* has no metainfo', ''),
+    (UserWarning, r'Setting (OMP|MKL)_NUM_THREADS environment variable', ''),
 )
+
+
+def debug_mode() -> bool:
+    """Whether the tool runs with ``--debug`` (set by :func:`run_cli`)."""
+    return _debug
+
+
+def _rank() -> int:
+    """This process's global rank in a distributed run, else 0."""
+    rank, world = os.environ.get('RANK', '0'), os.environ.get('WORLD_SIZE', '1')
+    return int(rank) if rank.isdigit() and world.isdigit() and int(world) > 1 else 0
 
 
 def quiet_third_party_warnings() -> None:
@@ -64,7 +86,8 @@ def _log_files() -> list:
 def run_cli(main: Callable[[], Optional[int]]) -> None:
     """Run a tool's ``main()`` and exit (see the module doc); ``main`` returns an exit
     status, or anything else for 0."""
-    debug = '--debug' in sys.argv[1:]
+    global _debug
+    debug = _debug = '--debug' in sys.argv[1:]
     if debug:
         sys.argv = [sys.argv[0]] + [a for a in sys.argv[1:] if a != '--debug']
     else:
@@ -74,7 +97,12 @@ def run_cli(main: Callable[[], Optional[int]]) -> None:
     except KeyboardInterrupt:
         print('error: interrupted', file=sys.stderr)
         sys.exit(130)
-    except SystemExit:
+    except SystemExit as exc:
+        rank = _rank()
+        if rank and isinstance(exc.code, str):  # sys.exit('error: ...'): as below
+            time.sleep(RANK_ERROR_GRACE)
+            print(f'[rank {rank}] {exc.code}', file=sys.stderr)
+            sys.exit(1)
         raise
     except Exception as err:  # noqa: BLE001 (the tool's last word on any error)
         trace = traceback.format_exc()
@@ -86,6 +114,10 @@ def run_cli(main: Callable[[], Optional[int]]) -> None:
             sys.stderr.write(trace)
         where = f' (traceback in {files[0]})' if files and not debug else \
             '' if debug else ' (--debug shows the traceback)'
-        print(f'error: {error_line(err)}{where}', file=sys.stderr)
+        rank = _rank()
+        if rank:  # rank 0 says it, unless the error is this rank's alone
+            time.sleep(RANK_ERROR_GRACE)
+        print(f'error: {f"[rank {rank}] " if rank else ""}{error_line(err)}{where}',
+              file=sys.stderr)
         sys.exit(1)
     sys.exit(status if isinstance(status, int) else 0)

@@ -65,7 +65,11 @@ def is_temp_file(name: str) -> bool:
 
 def remove_stale_temp_files(folder: str) -> list:
     """Delete temporary files of interrupted :func:`atomic_write` calls in ``folder``
-    (not recursive); returns their paths. Call it only when no other process writes there."""
+    (not recursive); returns their paths.
+
+    Only under the run lock of ``folder`` (``nicegan_plugin.engine.run_lock``, as
+    ``NICEGANCheckpointHook`` calls it): a temp file may be the in-flight save of a running
+    job, and deleting it kills that job's save."""
     removed = []
     if osp.isdir(folder):
         for name in os.listdir(folder):

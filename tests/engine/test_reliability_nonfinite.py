@@ -7,7 +7,8 @@ import re
 import pytest
 import torch
 from mmengine.hooks import Hook
-from reliability_helpers import data_check_cache, photo_set, tiny_runner  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures('data_check_cache')
 
 DIVERGE = {'optim_wrapper.generators.optimizer.lr': 1e6,
            'optim_wrapper.discriminators.optimizer.lr': 1e6}
@@ -52,14 +53,14 @@ def _checkpoints(work):
 
 
 @pytest.fixture(scope='module')
-def photos(tmp_path_factory):
-    return photo_set(str(tmp_path_factory.mktemp('photos')))
+def photos(tmp_path_factory, make_photo_set):
+    return make_photo_set(str(tmp_path_factory.mktemp('photos')))
 
 
-def test_divergence_stops_at_the_iteration_and_saves_nothing(tmp_path, photos):
+def test_divergence_stops_at_the_iteration_and_saves_nothing(tmp_path, photos, make_tiny_runner):
     """The issue's reproduction (lr 1e6): stop, name the iteration and the loss terms."""
     from nicegan_plugin.engine.nonfinite import NonFiniteError
-    runner = tiny_runner(tmp_path / 'w', photos, **DIVERGE, **{
+    runner = make_tiny_runner(tmp_path / 'w', photos, **DIVERGE, **{
         'train_cfg.max_iters': 3, 'default_hooks.checkpoint.interval': 1})
     with pytest.raises(NonFiniteError) as info:
         runner.train()
@@ -72,11 +73,11 @@ def test_divergence_stops_at_the_iteration_and_saves_nothing(tmp_path, photos):
     assert not (tmp_path / 'w' / 'last_checkpoint').exists()
 
 
-def test_a_nonfinite_gradient_stops_at_its_iteration(tmp_path, photos):
+def test_a_nonfinite_gradient_stops_at_its_iteration(tmp_path, photos, make_tiny_runner):
     """Finite losses, NaN gradient: caught in the same iteration (through the parameters
     the update made NaN), named, nothing saved after it."""
     from nicegan_plugin.engine.nonfinite import NonFiniteError
-    runner = tiny_runner(tmp_path / 'w', photos, **{
+    runner = make_tiny_runner(tmp_path / 'w', photos, **{
         'train_cfg.max_iters': 3, 'default_hooks.checkpoint.interval': 1})
     poison = PoisonGradientAt(2)
     runner.register_hook(poison)
@@ -89,10 +90,10 @@ def test_a_nonfinite_gradient_stops_at_its_iteration(tmp_path, photos):
     assert _checkpoints(tmp_path / 'w') == ['iter_1.pth']
 
 
-def test_checkpoint_hook_never_writes_nonfinite_weights(tmp_path, photos):
+def test_checkpoint_hook_never_writes_nonfinite_weights(tmp_path, photos, make_tiny_runner):
     """Without the guard, the checkpoint hook still refuses to save NaN weights."""
     from nicegan_plugin.engine.nonfinite import NonFiniteError
-    runner = tiny_runner(tmp_path / 'w', photos, drop_hooks=['nonfinite'], **DIVERGE, **{
+    runner = make_tiny_runner(tmp_path / 'w', photos, drop_hooks=['nonfinite'], **DIVERGE, **{
         'train_cfg.max_iters': 2, 'default_hooks.checkpoint.interval': 1})
     with pytest.raises(NonFiniteError, match=r'weights hold NaN/Inf at iteration 1 .*'
                        r'iter_1\.pth not saved'):
@@ -100,9 +101,9 @@ def test_checkpoint_hook_never_writes_nonfinite_weights(tmp_path, photos):
     assert _checkpoints(tmp_path / 'w') == []
 
 
-def test_stop_names_the_last_good_checkpoint(tmp_path, photos):
+def test_stop_names_the_last_good_checkpoint(tmp_path, photos, make_tiny_runner):
     from nicegan_plugin.engine.nonfinite import NonFiniteError
-    runner = tiny_runner(tmp_path / 'w', photos, **{
+    runner = make_tiny_runner(tmp_path / 'w', photos, **{
         'train_cfg.max_iters': 3, 'default_hooks.checkpoint.interval': 1})
     runner.register_hook(PoisonAt(3))
     with pytest.raises(NonFiniteError, match='iteration 3') as info:
@@ -112,10 +113,10 @@ def test_stop_names_the_last_good_checkpoint(tmp_path, photos):
     assert (tmp_path / 'w' / 'last_checkpoint').read_text() == 'iter_2.pth'
 
 
-def test_max_skips_undoes_the_bad_iteration_exactly(tmp_path, photos):
+def test_max_skips_undoes_the_bad_iteration_exactly(tmp_path, photos, make_tiny_runner):
     """Iteration 3 poisoned and undone: the weights, buffers and Adam states saved after it
     are those saved after iteration 2, bit for bit, and they are finite."""
-    runner = tiny_runner(tmp_path / 'w', photos, **{
+    runner = make_tiny_runner(tmp_path / 'w', photos, **{
         'train_cfg.max_iters': 3, 'default_hooks.checkpoint.interval': 1,
         'default_hooks.nonfinite.max_skips': 1})
     runner.register_hook(PoisonAt(3))
@@ -146,3 +147,44 @@ def test_checkpoints_with_nonfinite_weights_are_refused(tmp_path, tiny):
     with pytest.raises(ValueError, match=f'holds NaN/Inf weights .*{key}'):
         read_state_dict(str(path))
     assert read_state_dict(ckpt).keys() == state.keys()  # a finite one loads
+
+
+class AmplifyDiscriminatorsAt(Hook):
+    """Fault: a finite divergence at iteration ``step``: the discriminators' heads output
+    1e5 times their value (forward hooks), so the LSGAN losses reach ~1e10, finite."""
+    priority = 'LOWEST'
+
+    def __init__(self, step):
+        self.step, self.handles = step, []
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if runner.iter + 1 == self.step:
+            for disc in runner.model.discriminators.values():
+                for head in (disc.local_head, disc.global_head):
+                    self.handles.append(head.register_forward_hook(
+                        lambda module, args, out: out * 1e5))
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        while self.handles:
+            self.handles.pop().remove()
+
+
+def test_max_loss_stops_a_finite_divergence_and_is_off_by_default(tmp_path, photos,
+                                                                  make_tiny_runner):
+    """Losses of ~1e10 stay finite (the message's branch says so: non-finite ones are named
+    as such first): the bound catches them; without it (the default) nothing would."""
+    from nicegan_plugin.engine.nonfinite import NICEGANNonFiniteGuardHook, NonFiniteError
+    runner = make_tiny_runner(tmp_path / 'w', photos, **{
+        'train_cfg.max_iters': 2, 'default_hooks.checkpoint.interval': 1,
+        'default_hooks.nonfinite.max_loss': 1e6})
+    runner.register_hook(AmplifyDiscriminatorsAt(2))
+    with pytest.raises(NonFiniteError) as info:
+        runner.train()
+    msg = str(info.value)
+    assert msg.startswith('loss beyond max_loss=1e+06 at iteration 2 (diverging): loss_'), msg
+    assert re.search(r'loss_\w+=\d(\.\d+)?e\+(0[7-9]|1\d)\b', msg), msg
+    assert f'Last good checkpoint: {tmp_path / "w" / "iter_1.pth"}' in msg
+    assert _checkpoints(tmp_path / 'w') == ['iter_1.pth']
+    assert NICEGANNonFiniteGuardHook().max_loss is None  # off by default
+    with pytest.raises(ValueError, match='max_loss must be a positive finite number'):
+        NICEGANNonFiniteGuardHook(max_loss=float('inf'))

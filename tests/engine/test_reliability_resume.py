@@ -1,27 +1,35 @@
 """``--resume`` semantics: what is resumed, that no run writes over another run's
 checkpoints, ``last_checkpoint`` relative to the work dir, temp files of interrupted saves
 removed at the start, checkpoints written with the process's umask."""
+import hashlib
 import os
 import shutil
 import stat
 
 import pytest
-from reliability_helpers import data_check_cache, photo_set, sha256, tiny_runner  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures('data_check_cache')
 
 
 @pytest.fixture(scope='module')
-def photos(tmp_path_factory):
-    return photo_set(str(tmp_path_factory.mktemp('photos')))
+def photos(tmp_path_factory, make_photo_set):
+    return make_photo_set(str(tmp_path_factory.mktemp('photos')))
 
 
-def _train(work, photos, iters=4, **kw):
-    runner = tiny_runner(work, photos, **{'train_cfg.max_iters': iters,
-                                          'default_hooks.checkpoint.interval': 2}, **kw)
-    runner.train()
-    return runner
+def sha256(path) -> str:
+    with open(path, 'rb') as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
-def test_resume_never_writes_over_work_and_follows_the_work_dir(tmp_path, photos):
+def test_resume_never_writes_over_work_and_follows_the_work_dir(tmp_path, photos,
+                                                              make_tiny_runner):
+    def _train(work, photos, iters=4, **kw):
+        runner = make_tiny_runner(work, photos, **{'train_cfg.max_iters': iters,
+                                                   'default_hooks.checkpoint.interval': 2},
+                                  **kw)
+        runner.train()
+        return runner
+
     from nicegan_plugin.engine.resume import (
         ResumeError,
         find_resumable_checkpoint,
@@ -64,6 +72,15 @@ def test_resume_never_writes_over_work_and_follows_the_work_dir(tmp_path, photos
     runner = _train(work, photos, iters=6, resume=True)
     assert runner.iter == 6 and (work / 'iter_6.pth').is_file()
     assert {n: sha256(work / n) for n in before} == before
+    # a stale last_checkpoint (naming iter_4 while iter_6 is there): refused, and the
+    # advice is not "--resume" (what was just run) but the checkpoint to resume from
+    (work / 'last_checkpoint').write_text('iter_4.pth')
+    with pytest.raises(ResumeError) as info:
+        _train(work, photos, iters=8, resume=True)
+    assert str(info.value) == (
+        f'{work} holds iter_6.pth, beyond iteration 4 of {work / "iter_4.pth"}, which this '
+        'run resumed from: it would write over them; resume from the newest with --resume '
+        f'{work / "iter_6.pth"}, or move the newer ones away to continue from 4')
 
     empty = tmp_path / 'empty'
     with pytest.raises(ResumeError, match='nothing to resume in .*auto-or-new'):
