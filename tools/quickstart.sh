@@ -4,7 +4,8 @@
 #   2. write the built-in toy day->night image set (no download),
 #   3. train a small NICE-GAN on it with tools/train.py and a real config,
 #   4. run tools/test.py on the last checkpoint (translations + metrics),
-#   5. write one PNG grid (inputs, translations, CAM heatmaps) and print a summary.
+#   5. write one PNG grid (inputs, translations, CAM heatmaps), draw the training curves
+#      (WORK_DIR/curves.png, as tools/plot_curves.py does) and print a summary.
 # Env: QUICKSTART_ITERS (default 600), WORK_DIR (default work_dirs/quickstart),
 #      QUICKSTART_DATA (default data/toy_day2night), NICEGAN_INCEPTION (other FID weights).
 set -euo pipefail
@@ -56,7 +57,7 @@ CKPT="$(cat "$WORK_DIR/last_checkpoint")"
 echo "== 3/4 testing $CKPT"
 $PY tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK_DIR/test" "${DATA_OPTS[@]}"
 
-echo "== 4/4 translating the test images and drawing the grid"
+echo "== 4/4 translating the test images, drawing the grid and the training curves"
 $PY tools/translate.py "$CONFIG" "$CKPT" --input "$DATA/testA" \
   --output "$WORK_DIR/translate_day2night" --direction a2b --heatmaps
 $PY tools/quickstart_summary.py "$CONFIG" "$CKPT" --data "$DATA" --work-dir "$WORK_DIR"

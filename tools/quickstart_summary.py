@@ -4,8 +4,9 @@
 Writes ``<work_dir>/quickstart_grid.png``: for each direction, columns of test
 images with rows real / CAM heatmap / reconstruction / translation / cycle (the
 official NICE-GAN panel), both directions stacked, labelled (direction, row names,
-source file names). Prints FID and KID x 100 of both directions by the paper's protocol
-(``tools/eval_folders.py``) on the test translations.
+source file names), and ``<work_dir>/curves.png``: the run's training curves
+(``tools/plot_curves.py``). Prints FID and KID x 100 of both directions by the paper's
+protocol (``tools/eval_folders.py``) on the test translations.
 """
 import argparse
 import glob
@@ -29,6 +30,7 @@ def main() -> None:
     from nicegan_plugin.apis import collect_images, images_from_files, load_model
     from nicegan_plugin.evaluation import evaluate_test_translations
     from nicegan_plugin.visualization import labelled_cam_grid
+    from nicegan_plugin.visualization.curves import save_curves
     model = load_model(args.config, args.checkpoint, device='cpu')
     a, b = model.domains
     files = {d: [p for p, _ in collect_images(osp.join(args.data, f'test{x}'))][:args.num]
@@ -37,6 +39,8 @@ def main() -> None:
                              {d: [osp.basename(p) for p in fs] for d, fs in files.items()})
     grid_path = osp.join(args.work_dir, 'quickstart_grid.png')
     mmcv.imwrite(grid, grid_path)
+    curves_path = osp.join(args.work_dir, 'curves.png')
+    save_curves([args.work_dir], curves_path)
 
     test_dir = osp.join(args.work_dir, 'test')
     metrics_path = osp.join(test_dir, 'metrics.json')
@@ -55,6 +59,9 @@ def main() -> None:
     for direction, r in paper.items():
         print(f"      {direction:<16}FID {r['fid']:9.3f}   KIDx100 {r['kid_x100']:8.3f} "
               f"(std x100 {r['kid_std_x100']:.3f}; {r['n_real']} real, {r['n_fake']} fake)")
+    print(f'  training curves     {curves_path}')
+    print(f'                      D/G losses per domain, learning rates, FID/KID per validation'
+          f' (redraw, also during training: python tools/plot_curves.py {args.work_dir})')
     print(f'  test translations   {osp.join(test_dir, "translations")}/fake_{{{a},{b}}}')
     print(f'  translate tool out  {osp.join(args.work_dir, f"translate_{a}2{b}")}')
     print(f'  CAM panels (train)  {len(panels)} files, e.g. {panels[-1] if panels else "-"}')

@@ -47,7 +47,9 @@ def _loop_dataset(loop):
 
 @HOOKS.register_module()
 class NICEGANCAMVisualizationHook(Hook):
-    """Writes the official NICE-GAN panels through ``runner.visualizer``.
+    """Writes the official NICE-GAN panels through ``runner.visualizer``, i.e. to each of
+    its backends: ``vis_data/vis_image/*.png`` and, with ``tools/train.py --tensorboard``,
+    TensorBoard's Images tab.
 
     One image per direction (``<name>_<src>2<tgt>``, at test ``test_<name>_...``):
     one column per sample; rows real / CAM heatmap / reconstruction / translation
