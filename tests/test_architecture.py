@@ -6,9 +6,6 @@ import os
 import os.path as osp
 import re
 
-from conftest import ROOT
-
-PACKAGE = osp.join(ROOT, 'nicegan_plugin')
 #: layer of each top-level part of the package; a module may import its own part and
 #: parts of lower layers only
 LAYERS = {
@@ -24,12 +21,13 @@ LAYERS = {
 }
 
 
-def _modules():
-    for root, _, files in os.walk(PACKAGE):
+def _modules(project_root):
+    package = osp.join(project_root, 'nicegan_plugin')
+    for root, _, files in os.walk(package):
         for name in files:
             if name.endswith('.py'):
                 path = osp.join(root, name)
-                yield path, osp.relpath(path, PACKAGE)[:-3].split(os.sep)
+                yield path, osp.relpath(path, package)[:-3].split(os.sep)
 
 
 def _imported_parts(path, parts):
@@ -55,9 +53,9 @@ def _imported_parts(path, parts):
                     yield names[1] if len(names) > 1 else '__init__'
 
 
-def test_imports_point_down_only():
+def test_imports_point_down_only(project_root):
     upward = []
-    for path, parts in _modules():
+    for path, parts in _modules(project_root):
         own = parts[0] if len(parts) > 1 else parts[0]
         assert own in LAYERS, f'{own} (of {path}) has no layer in LAYERS / docs/architecture.md'
         for target in _imported_parts(path, parts):
@@ -65,15 +63,15 @@ def test_imports_point_down_only():
                 continue
             assert target in LAYERS, f'{path} imports unknown part {target}'
             if LAYERS[target] >= LAYERS[own]:
-                upward.append(f'{osp.relpath(path, ROOT)} ({own}) -> {target}')
+                upward.append(f'{osp.relpath(path, project_root)} ({own}) -> {target}')
     assert not upward, 'imports that do not point down:\n' + '\n'.join(upward)
 
 
-def _private_names():
+def _private_names(project_root):
     """Private names the plugin defines: module-level ``_x`` functions, classes and
     variables, and ``self._x`` attributes and ``_x`` methods of its classes."""
     names = set()
-    for path, _ in _modules():
+    for path, _ in _modules(project_root):
         for node in ast.walk(ast.parse(open(path).read())):
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
                 names.add(node.name)
@@ -85,19 +83,19 @@ def _private_names():
     return {n for n in names if n.startswith('_') and not n.startswith('__')}
 
 
-def test_no_module_reads_another_modules_private_names():
+def test_no_module_reads_another_modules_private_names(project_root):
     """What one module needs of another is public API: no ``from .x import _y`` and no
     ``obj._y`` of a private name the plugin defines, except on ``self``/``cls``/``super()``
     (tools included)."""
-    private = _private_names()
+    private = _private_names(project_root)
     offenders = []
-    tool_files = [osp.join(ROOT, 'tools', n) for n in os.listdir(osp.join(ROOT, 'tools'))
-                  if n.endswith('.py')]
-    for path in [p for p, _ in _modules()] + tool_files:
+    tools = osp.join(project_root, 'tools')
+    tool_files = [osp.join(tools, n) for n in os.listdir(tools) if n.endswith('.py')]
+    for path in [p for p, _ in _modules(project_root)] + tool_files:
         for node in ast.walk(ast.parse(open(path).read())):
             if isinstance(node, ast.ImportFrom) and (node.level or (node.module or '')
                                                      .startswith('nicegan_plugin')):
-                offenders += [f'{osp.relpath(path, ROOT)} imports {a.name}'
+                offenders += [f'{osp.relpath(path, project_root)} imports {a.name}'
                               for a in node.names if a.name.startswith('_')
                               and not a.name.startswith('__')]
             elif isinstance(node, ast.Attribute) and node.attr in private:
@@ -106,19 +104,46 @@ def test_no_module_reads_another_modules_private_names():
                     continue
                 if isinstance(owner, ast.Call) and getattr(owner.func, 'id', '') == 'super':
                     continue
-                offenders.append(f'{osp.relpath(path, ROOT)}:{node.lineno} reads '
+                offenders.append(f'{osp.relpath(path, project_root)}:{node.lineno} reads '
                                  f'{ast.unparse(node)}')
     assert not offenders, '\n'.join(offenders)
 
 
-def test_tools_are_thin_and_tests_import_no_tools():
+def _test_files(project_root):
+    for root, _, files in os.walk(osp.join(project_root, 'tests')):
+        yield from (osp.join(root, n) for n in sorted(files) if n.endswith('.py'))
+
+
+#: an import (or code in a string run by a subprocess) that names a module
+IMPORT_LINE = re.compile(r'^\s*(?:from\s+([\w.]+)\s+import\b|import\s+([\w.]+))', re.M)
+
+
+def _imported_modules(text):
+    """Top-level names of the modules that ``text`` imports: its import statements and
+    import lines in strings (code a test hands to a subprocess)."""
+    names = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split('.')[0])
+        elif isinstance(node, ast.ImportFrom):  # relative: a module beside the test
+            names.add('.')
+        elif isinstance(node, ast.Import):
+            names.update(a.name.split('.')[0] for a in node.names)
+    names.update('.' if (a or b).startswith('.') else (a or b).split('.')[0]
+                 for a, b in IMPORT_LINE.findall(text))
+    return names
+
+
+def test_tools_are_thin_and_tests_import_no_tools(project_root):
+    """Tools are thin CLIs; a test imports no tool and no module under tests/ (conftest.py
+    and helper modules included: shared things are conftest fixtures, taken as arguments)."""
     offenders = []
-    for name in os.listdir(osp.join(ROOT, 'tools')):
+    for name in os.listdir(osp.join(project_root, 'tools')):
         if name.endswith('.py'):
-            text = open(osp.join(ROOT, 'tools', name)).read()
+            text = open(osp.join(project_root, 'tools', name)).read()
             if 'sys.path' in text:
                 offenders.append(f'tools/{name} edits sys.path')
-            # every tool ends an error with one line (README "Reliability")
+            # every tool ends an error with one line (docs/troubleshooting.md)
             last = ast.parse(text).body[-1]
             calls = [n.func.id for n in ast.walk(last)
                      if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
@@ -126,40 +151,47 @@ def test_tools_are_thin_and_tests_import_no_tools():
                     and calls == ['run_cli']):
                 offenders.append(f'tools/{name}: its last statement is not '
                                  "`if __name__ == '__main__': run_cli(main)`")
-    for root, _, files in os.walk(osp.join(ROOT, 'tests')):
-        for name in files:
-            if not name.endswith('.py'):
-                continue
-            path = osp.join(root, name)
-            rel = osp.relpath(path, ROOT)
-            text = open(path).read()
-            tree = ast.parse(text)
-            for node in ast.walk(tree):
-                mod = node.module if isinstance(node, ast.ImportFrom) else None
-                if mod and mod.split('.')[0].startswith('test_'):
-                    offenders.append(f'{rel} imports test module {mod}')
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Call) and getattr(node.func, 'attr', None) in (
-                        'spec_from_file_location', 'run_path'):
-                    offenders.append(f'{rel} loads a module by file path')
+    test_files = list(_test_files(project_root))
+    # what a test could import of tests/: pytest puts each test's folder on sys.path
+    local = {'tests', 'tools', '.'} | {osp.basename(p)[:-3] for p in test_files}
+    for path in test_files:
+        rel = osp.relpath(path, project_root)
+        text = open(path).read()
+        offenders += [f'{rel} imports {name}' for name in sorted(_imported_modules(text) & local)]
+        if re.search(r'sys\.path\.(insert|append|extend)\(', text):
+            offenders.append(f'{rel} edits sys.path')
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Call) and getattr(node.func, 'attr', None) in (
+                    'spec_from_file_location', 'run_path'):
+                offenders.append(f'{rel} loads a module by file path')
     assert not offenders, '\n'.join(offenders)
 
 
-def test_test_folders_mirror_the_package():
+def test_the_import_check_sees_test_modules():
+    """The check above catches the ways a test module reaches another one."""
+    code = ('import os\nfrom conftest import ROOT\nimport reliability_helpers as rh\n'
+            'from tests.conftest import x\nfrom . import y\n'
+            'WORKER = """\nimport sys\nfrom conftest import tiny_model_cfg\n"""\n')
+    assert _imported_modules(code) == {'os', 'conftest', 'reliability_helpers', 'tests', '.',
+                                       'sys'}
+
+
+def test_test_folders_mirror_the_package(project_root):
     """Every test folder names a part of the package (tests/<part>/test_*.py)."""
-    folders = [d for d in os.listdir(osp.join(ROOT, 'tests'))
-               if osp.isdir(osp.join(ROOT, 'tests', d)) and d not in ('configs', '__pycache__')]
+    tests = osp.join(project_root, 'tests')
+    folders = [d for d in os.listdir(tests)
+               if osp.isdir(osp.join(tests, d)) and d not in ('configs', '__pycache__')]
     assert folders and all(d in LAYERS for d in folders), folders
 
 
-def test_architecture_page_lists_every_registered_class():
+def test_architecture_page_lists_every_registered_class(project_root):
     """docs/architecture.md names each class the package registers, and only those."""
     registered = set()
-    for path, _ in _modules():
+    for path, _ in _modules(project_root):
         for node in ast.walk(ast.parse(open(path).read())):
             if isinstance(node, ast.ClassDef) and any(
                     'register_module' in ast.unparse(d) for d in node.decorator_list):
                 registered.add(node.name)
-    page = open(osp.join(ROOT, 'docs', 'architecture.md')).read()
+    page = open(osp.join(project_root, 'docs', 'architecture.md')).read()
     paragraph = page[page.index('Registered names'):].split('\n\n')[0]
     assert set(re.findall(r'`(NICEGAN\w*)`', paragraph)) == registered

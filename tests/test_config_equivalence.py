@@ -18,8 +18,8 @@ from typing import Any, List
 
 import pytest
 
-from conftest import ROOT
-
+#: the project root (the parametrization below lists its configs when tests are collected)
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 #: the last commit with the copy-pasted dataset, toy and baseline configs
 BASE = 'a5c22ca783227749f49b98248bf758f3b188e0f3'
 CONFIG_DIRS = ('configs', 'tests/configs')

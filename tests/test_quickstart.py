@@ -5,13 +5,11 @@ import subprocess
 
 import cv2
 
-from conftest import ROOT
 
-
-def test_quickstart_reduced(tmp_path):
+def test_quickstart_reduced(tmp_path, project_root):
     env = dict(os.environ, QUICKSTART_ITERS='12', WORK_DIR=str(tmp_path / 'work'),
                QUICKSTART_DATA=str(tmp_path / 'data'))
-    proc = subprocess.run(['bash', 'tools/quickstart.sh'], cwd=ROOT, env=env,
+    proc = subprocess.run(['bash', 'tools/quickstart.sh'], cwd=project_root, env=env,
                           capture_output=True, text=True, timeout=900)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-5000:]

@@ -13,18 +13,18 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, write_image_set
-
-BASELINES = sorted(glob.glob(osp.join(ROOT, 'configs', 'baselines', '*.py')))
-TOY_CYCLEGAN = osp.join(ROOT, 'configs', 'baselines',
+#: the toy day/night configs, relative to the project root
+TOY_CYCLEGAN = osp.join('configs', 'baselines',
                         'cyclegan_lsgan-resnet-in-tiny_1xb4-600iters_toy-day2night.py')
-TOY_NICEGAN = osp.join(ROOT, 'configs', 'nicegan',
-                       'nicegan_light-tiny_1xb4-600iters_toy-day2night.py')
-SGD_CYCLEGAN = osp.join(ROOT, 'tests', 'configs', 'tiny_cyclegan_sgd.py')
-NICEGAN_OF = {  # baseline -> the NICE-GAN config whose data/metrics/runtime it reuses
-    osp.basename(p): osp.join(ROOT, 'configs', 'nicegan', osp.basename(p).replace(
+TOY_NICEGAN = osp.join('configs', 'nicegan', 'nicegan_light-tiny_1xb4-600iters_toy-day2night.py')
+
+
+def _nicegan_of(baseline: str) -> str:
+    """The NICE-GAN config whose data/metrics/runtime the baseline config reuses."""
+    configs = osp.dirname(osp.dirname(baseline))
+    return osp.join(configs, 'nicegan', osp.basename(baseline).replace(
         'cyclegan_lsgan-resnet-in-tiny_1xb4', 'nicegan_light-tiny_1xb4').replace(
-        'cyclegan_lsgan-resnet-in_', 'nicegan_light_')) for p in BASELINES}
+        'cyclegan_lsgan-resnet-in_', 'nicegan_light_'))
 
 
 def _cyclegan_cfg(generator='NICEGANFixedInitResnetGenerator',
@@ -68,15 +68,15 @@ def test_mmagic_cyclegan_init_weights_bug_and_fix():
     assert not hasattr(fixed.generators['a'], '_params_init_info')  # cleaned up as usual
 
 
-@pytest.mark.parametrize('path', BASELINES, ids=osp.basename)
-def test_baseline_configs_reuse_nicegan_settings(path):
+@pytest.mark.config_files('configs/baselines/*.py')
+def test_baseline_configs_reuse_nicegan_settings(config_path):
     """Each baseline is MMagic's CycleGAN with exactly its NICE-GAN config's data,
     preprocessor, metrics, checkpoints, schedule and runtime; --amp switches both wrappers."""
     from mmagic.registry import MODELS
     from mmengine.config import Config
 
     from nicegan_plugin.engine.runner_utils import enable_amp
-    cfg, nice = Config.fromfile(path), Config.fromfile(NICEGAN_OF[osp.basename(path)])
+    cfg, nice = Config.fromfile(config_path), Config.fromfile(_nicegan_of(config_path))
     assert cfg.model.type == 'CycleGAN'
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'val_evaluator',
                 'test_evaluator', 'default_hooks', 'train_cfg', 'param_scheduler', 'env_cfg',
@@ -93,9 +93,10 @@ def test_baseline_configs_reuse_nicegan_settings(path):
         ['AmpOptimWrapper'] * 2
 
 
-def _toy_cfg(data_root, work_dir):
+def _toy_cfg(path, data_root, work_dir):
+    """The toy CycleGAN config at ``path``, tiny networks, 2 iterations, no metrics."""
     from mmengine.config import Config
-    cfg = Config.fromfile(TOY_CYCLEGAN)
+    cfg = Config.fromfile(path)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key].dataset.data_root = data_root
     cfg.train_dataloader.batch_size = 2
@@ -109,7 +110,7 @@ def _toy_cfg(data_root, work_dir):
     return cfg
 
 
-def test_cyclegan_train_step_honours_amp_optim_wrappers(tmp_path):
+def test_cyclegan_train_step_honours_amp_optim_wrappers(tmp_path, project_root, make_image_set):
     """With the AmpOptimWrappers --amp sets (bf16 on CPU; MMEngine allows the wrapper only
     on a GPU, so its device check is bypassed here), CycleGAN's train step runs its
     networks under autocast (float32 otherwise) and updates both groups."""
@@ -117,8 +118,8 @@ def test_cyclegan_train_step_honours_amp_optim_wrappers(tmp_path):
     from mmengine.runner import Runner
 
     from nicegan_plugin.engine.runner_utils import enable_amp
-    data = write_image_set(str(tmp_path / 'data'), n_a=2, n_b=2, size=72)
-    cfg = _toy_cfg(data, str(tmp_path / 'amp'))
+    data = make_image_set(str(tmp_path / 'data'), n_a=2, n_b=2, size=72)
+    cfg = _toy_cfg(osp.join(project_root, TOY_CYCLEGAN), data, str(tmp_path / 'amp'))
     enable_amp(cfg)
     for key in ('generators', 'discriminators'):
         cfg.optim_wrapper[key].dtype = 'bfloat16'
@@ -139,48 +140,49 @@ def test_cyclegan_train_step_honours_amp_optim_wrappers(tmp_path):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
-def test_cyclegan_amp_on_gpu(tmp_path):
+def test_cyclegan_amp_on_gpu(tmp_path, project_root, make_image_set, data_root_args):
     """tools/train.py --amp trains the CycleGAN baseline with float16 AMP on a GPU."""
-    data = write_image_set(str(tmp_path / 'data'), n_a=2, n_b=2, size=72)
+    data = make_image_set(str(tmp_path / 'data'), n_a=2, n_b=2, size=72)
     proc = subprocess.run(
         [sys.executable, 'tools/train.py', TOY_CYCLEGAN, '--amp', '--work-dir',
-         str(tmp_path / 'work'), '--cfg-options', *_data_opts(data),
+         str(tmp_path / 'work'), '--cfg-options', *data_root_args(data),
          'train_cfg.max_iters=2', 'val_evaluator.metrics=[]', 'custom_hooks=[]'],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
+        cwd=project_root, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'AmpOptimWrapper' in proc.stdout + proc.stderr or \
         osp.isfile(tmp_path / 'work' / 'iter_2.pth')
 
 
-def _data_opts(root):
-    return [f'{k}.dataset.data_root={root}'
-            for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
-
-
-def _run(args, **kw):
-    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=900, **kw)
+def _run(args, cwd, **kw):
+    """``args`` run in ``cwd`` (the project root); fails on a non-zero exit; the output."""
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=900, **kw)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
 
 
 @pytest.fixture(scope='module')
-def trained_cyclegan(tmp_path_factory):
+def trained_cyclegan(tmp_path_factory, project_root, tiny_config_file, make_image_set,
+                     data_root_args):
     """A tiny CycleGAN baseline trained 4 iterations by tools/dist_train.sh (2 CPU processes x
     batch 1) and by tools/train.py (1 x batch 2), then tools/test.py with the plugin's FID/KID
     and NICEGANSaveTranslationsHook. Returns a dict of paths and logs."""
     tmp = tmp_path_factory.mktemp('cyclegan')
-    data = write_image_set(str(tmp / 'data'), n_a=4, n_b=4, size=72)
+    data = make_image_set(str(tmp / 'data'), n_a=4, n_b=4, size=72)
+    sgd_cyclegan = tiny_config_file('tiny_cyclegan_sgd')
     env = dict(os.environ, PORT=str(29500 + (os.getpid() + 7) % 1000), OMP_NUM_THREADS='1')
-    dist_log = _run(['bash', 'tools/dist_train.sh', SGD_CYCLEGAN, '2', '--work-dir',
-                     str(tmp / 'dist'), '--cfg-options', *_data_opts(data)], env=env)
-    log = _run([sys.executable, 'tools/train.py', SGD_CYCLEGAN, '--work-dir', str(tmp / 'single'),
-                '--cfg-options', 'train_dataloader.batch_size=2', *_data_opts(data)])
+    dist_log = _run(['bash', 'tools/dist_train.sh', sgd_cyclegan, '2', '--work-dir',
+                     str(tmp / 'dist'), '--cfg-options', *data_root_args(data)], project_root,
+                    env=env)
+    log = _run([sys.executable, 'tools/train.py', sgd_cyclegan, '--work-dir', str(tmp / 'single'),
+                '--cfg-options', 'train_dataloader.batch_size=2', *data_root_args(data)],
+               project_root)
     assert 'loss_gan_d_day' in log and 'cycle_loss' in log
     ckpt = tmp / 'single' / 'iter_4.pth'
     n_opts = [f'test_evaluator.metrics.{i}.{k}=4' for i in range(4)
               for k in ('fake_nums', 'real_nums')]
-    test_log = _run([sys.executable, 'tools/test.py', SGD_CYCLEGAN, str(ckpt), '--work-dir',
-                     str(tmp / 'test'), '--cfg-options', *_data_opts(data), *n_opts])
+    test_log = _run([sys.executable, 'tools/test.py', sgd_cyclegan, str(ckpt), '--work-dir',
+                     str(tmp / 'test'), '--cfg-options', *data_root_args(data), *n_opts],
+                    project_root)
     return dict(data=data, ckpt=str(ckpt), dist=tmp / 'dist', single=tmp / 'single',
                 test_dir=tmp / 'test', test_log=test_log, dist_log=dist_log)
 
@@ -224,7 +226,8 @@ def test_cyclegan_through_tools_with_plugin_metrics_and_saver(trained_cyclegan):
             sorted(os.listdir(osp.join(data, src)))
 
 
-def test_compare_nicegan_and_cyclegan(trained_cyclegan, tmp_path):
+def test_compare_nicegan_and_cyclegan(trained_cyclegan, tmp_path, project_root,
+                                      tiny_config_file):
     """tools/compare.py's logic: the CycleGAN's FID/KID equal tools/test.py's, parameter
     counts equal the networks a translation uses, the grid has every row."""
     import cv2
@@ -234,12 +237,14 @@ def test_compare_nicegan_and_cyclegan(trained_cyclegan, tmp_path):
     from nicegan_plugin.apis import load_model
     from nicegan_plugin.benchmarks.compare import run_comparison
     data, cycle_ckpt, test_log = (trained_cyclegan[k] for k in ('data', 'ckpt', 'test_log'))
+    toy_nicegan = osp.join(project_root, TOY_NICEGAN)
+    sgd_cyclegan = tiny_config_file('tiny_cyclegan_sgd')
     torch.manual_seed(0)
-    nice = MODELS.build(Config.fromfile(TOY_NICEGAN).model)
+    nice = MODELS.build(Config.fromfile(toy_nicegan).model)
     nice_ckpt = str(tmp_path / 'nicegan.pth')
     torch.save({'state_dict': nice.state_dict(), 'meta': {}}, nice_ckpt)
 
-    out = run_comparison([(TOY_NICEGAN, nice_ckpt), (SGD_CYCLEGAN, cycle_ckpt)], data,
+    out = run_comparison([(toy_nicegan, nice_ckpt), (sgd_cyclegan, cycle_ckpt)], data,
                          str(tmp_path / 'cmp'), num_grid=3)
     with open(out['json']) as f:
         res = {m['name']: m for m in json.load(f)['models']}
@@ -251,7 +256,7 @@ def test_compare_nicegan_and_cyclegan(trained_cyclegan, tmp_path):
     assert set(res['NICEGAN']['metrics']) == {'FID day2night', 'KID day2night',
                                               'FID night2day', 'KID night2day'}
 
-    cycle = load_model(SGD_CYCLEGAN, cycle_ckpt)
+    cycle = load_model(sgd_cyclegan, cycle_ckpt)
     numel = lambda *mods: sum(p.numel() for m in mods for p in m.parameters())  # noqa: E731
     assert res['CycleGAN']['num_params'] == numel(cycle)
     assert res['CycleGAN']['translation_params'] == numel(cycle.generators['night'])
@@ -271,8 +276,8 @@ def test_compare_nicegan_and_cyclegan(trained_cyclegan, tmp_path):
     assert np.abs(grid[:96, 110:206].astype(int) - first.astype(int)).mean() < 8
 
 
-def test_compare_refuses_models_of_other_domains(tmp_path):
+def test_compare_refuses_models_of_other_domains(tmp_path, project_root, tiny_config):
     from nicegan_plugin.benchmarks.compare import compare_models
-    h2z = osp.join(ROOT, 'tests', 'configs', 'tiny_h2z.py')
     with pytest.raises(ValueError, match='domains'):
-        compare_models([(TOY_NICEGAN, None), (h2z, None)], str(tmp_path), str(tmp_path))
+        compare_models([(osp.join(project_root, TOY_NICEGAN), None), (tiny_config, None)],
+                       str(tmp_path), str(tmp_path))

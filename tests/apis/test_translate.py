@@ -10,8 +10,6 @@ import numpy as np
 import torch
 from PIL import Image
 
-from conftest import ROOT, SIZE, run_tools, shared_dir
-
 
 def _write_inputs(root: str) -> dict:
     """Mixed sizes, grayscale, RGBA, nested folders, a corrupt and a non-image file;
@@ -39,21 +37,21 @@ def _write_inputs(root: str) -> dict:
     return sizes
 
 
-def test_translate_cli_folder(tmp_path, tiny):
+def test_translate_cli_folder(tmp_path, tiny, project_root, photo_paths):
     """End to end in a subprocess: sizes kept, odd modes converted, corrupt files skipped."""
     cfg_path, ckpt, _ = tiny
     src, out = tmp_path / 'in', tmp_path / 'out'
     sizes = _write_inputs(str(src))
-    cats = osp.join(shared_dir(), 'data', 'cat2dog_faces', 'cat')
     os.makedirs(src / 'photos')
-    for name in sorted(os.listdir(cats))[:2]:  # real photos (178x218 JPEG)
-        shutil.copy(osp.join(cats, name), src / 'photos' / name)
-        with Image.open(osp.join(cats, name)) as img:
+    for path in photo_paths('cat', 2):  # real photos (178x218 JPEG)
+        name = osp.basename(path)
+        shutil.copy(path, src / 'photos' / name)
+        with Image.open(path) as img:
             sizes[f'photos/{name}'] = img.size[::-1]
     proc = subprocess.run(
         [sys.executable, 'tools/translate.py', cfg_path, ckpt, '--input', str(src),
          '--output', str(out), '--batch-size', '3', '--heatmaps', '--device', 'cpu'],
-        cwd=ROOT, capture_output=True, text=True, timeout=300)
+        cwd=project_root, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for rel, (h, w) in sizes.items():
         for path in (out / rel, out / (osp.splitext(rel)[0] + '_cam' + osp.splitext(rel)[1])):
@@ -64,7 +62,7 @@ def test_translate_cli_folder(tmp_path, tiny):
     assert not (out / 'notes.txt').exists() and not (out / 'corrupt.jpg').exists()
 
 
-def test_translate_cli_options_and_errors(tmp_path, tiny):
+def test_translate_cli_options_and_errors(tmp_path, tiny, tiny_size, run_tools):
     cfg_path, ckpt, model = tiny
     src = tmp_path / 'in'
     _write_inputs(str(src))
@@ -105,20 +103,20 @@ def test_translate_cli_options_and_errors(tmp_path, tiny):
                      ['--no-progress'])
     assert runs[0].returncode == 0, runs[0].stderr
     with Image.open(out / 'b.jpg') as img:
-        assert img.size == (SIZE, SIZE)
+        assert img.size == (tiny_size, tiny_size)
     assert runs[1].returncode == 1 and 'x.png' in runs[1].stdout
     for message, proc in zip(cases, runs[2:]):
         assert proc.returncode == 2, (message, proc.stderr)
         assert message in proc.stderr, (message, proc.stderr)
 
 
-def test_translate_arrays_matches_model(tiny):
+def test_translate_arrays_matches_model(tiny, tiny_size):
     """The API adds nothing but I/O: same numbers as model.translation, heatmap = D's."""
     from nicegan_plugin.apis import translate_arrays
     from nicegan_plugin.utils import ModelIO
     _, _, model = tiny
     rng = np.random.RandomState(1)
-    imgs = [rng.randint(0, 256, (SIZE, SIZE, 3)).astype(np.uint8) for _ in range(2)]
+    imgs = [rng.randint(0, 256, (tiny_size, tiny_size, 3)).astype(np.uint8) for _ in range(2)]
     outs, overlays = translate_arrays(model, imgs, 'horse', heatmaps=True)
     io = ModelIO(model)
     x = io.to_input(imgs)
@@ -127,12 +125,12 @@ def test_translate_arrays_matches_model(tiny):
         dis_out = model.discriminators['zebra'](x)
         assert torch.allclose(dis_out.heatmap[:, 0], model.encode(x, 'zebra').sum(1))
     assert np.array_equal(np.stack(outs), expected)
-    assert overlays[0].shape == (SIZE, SIZE, 3) and overlays[0].dtype == np.uint8
+    assert overlays[0].shape == (tiny_size, tiny_size, 3) and overlays[0].dtype == np.uint8
     # RGB in, RGB out: the preprocessor's channel order round-trips
     assert np.array_equal(io.to_rgb(x), np.stack(imgs))
 
 
-def test_init_model_and_inferencers(tmp_path, tiny):
+def test_init_model_and_inferencers(tmp_path, tiny, tiny_size):
     """mmagic.apis.init_model, TranslationInferencer and MMagicInferencer('cyclegan')
     load the plugin's config + checkpoint and translate into default_domain."""
     from mmagic.apis import MMagicInferencer, init_model
@@ -154,7 +152,8 @@ def test_init_model_and_inferencers(tmp_path, tiny):
         dict(img_A_path=img, img_B_path=img))])
     x = loaded.data_preprocessor(data, False)['inputs']['img_horse']
     # the pipeline feeds RGB, as the plugin's own I/O does
-    assert torch.allclose(x, ModelIO(loaded).to_input([resize_rgb(read_rgb(img), (SIZE, SIZE))]))
+    size = (tiny_size, tiny_size)
+    assert torch.allclose(x, ModelIO(loaded).to_input([resize_rgb(read_rgb(img), size)]))
     with torch.no_grad():
         expected = loaded.translation(x, target_domain='zebra')
     rgb01 = ((expected + 1) / 2).clamp(0, 1)
@@ -168,7 +167,7 @@ def test_init_model_and_inferencers(tmp_path, tiny):
     result, vis = infer(img=img, result_out_dir=out)
     assert torch.allclose(result['infer_results'], expected, atol=1e-6)
     # mmagic's own visualize assumes BGR model outputs and swaps the channels of an RGB
-    # model; the plugin does not patch MMagic for every user of the process (README), so
+    # model; the plugin does not patch MMagic for every user of the process (docs/install.md), so
     # MMagic's inferencers keep that behaviour and NICEGANTranslationInferencer fixes it
     assert torch.allclose(vis, rgb01[:, [2, 1, 0]], atol=1e-6) and osp.isfile(out)
     mm_out = str(tmp_path / 'mm' / 'out.png')

@@ -1,10 +1,9 @@
 """Export to ONNX / TorchScript (nicegan_plugin.deploy.export), the translator backends,
 native-size translation, tools/export.py and tools/translate.py --model, and the torch-free
-onnxruntime path of the README's Deploy section, on models converted from the official
+onnxruntime path of docs/deployment.md, on models converted from the official
 checkpoints of the parity fixtures, a checkpoint in the format training writes, and real
 cat/dog photos."""
 import copy
-import glob
 import json
 import os
 import os.path as osp
@@ -17,36 +16,31 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ROOT, fixture_dir, run_tools, shared_dir, tiny_model_cfg
 
+@pytest.fixture(scope='module')
+def official_model(fixture_dir):
+    """``official_model(name)``: the plugin model (eval mode) of a parity fixture's official
+    checkpoint (domains cat, dog)."""
+    def build(name: str):
+        from mmagic.registry import MODELS
 
-def photos(domain: str, count: int = 2):
-    from nicegan_plugin.utils.image_io import read_rgb
-    paths = sorted(glob.glob(osp.join(shared_dir(), 'data', 'cat2dog_faces', domain, '*.jpg')))
-    assert len(paths) >= count, f'cat2dog photos missing under {shared_dir()}'
-    return [read_rgb(p) for p in paths[:count]]
-
-
-def official_model(name: str):
-    """The plugin model of a parity fixture's official checkpoint (domains cat, dog)."""
-    from mmagic.registry import MODELS
-
-    from nicegan_plugin.official.converter import official_to_plugin
-    ckpt = torch.load(osp.join(fixture_dir(name), 'official_params_init.pt'),
-                      map_location='cpu', weights_only=True)
-    out, model_cfg = official_to_plugin(ckpt, 'cat', 'dog', 64)
-    model = MODELS.build(model_cfg)
-    model.load_state_dict(out['state_dict'], strict=True)
-    return model.eval()
+        from nicegan_plugin.official.converter import official_to_plugin
+        ckpt = torch.load(osp.join(fixture_dir(name), 'official_params_init.pt'),
+                          map_location='cpu', weights_only=True)
+        out, model_cfg = official_to_plugin(ckpt, 'cat', 'dog', 64)
+        model = MODELS.build(model_cfg)
+        model.load_state_dict(out['state_dict'], strict=True)
+        return model.eval()
+    return build
 
 
 @pytest.fixture(scope='module')
-def light():
+def light(official_model):
     return official_model('light64')
 
 
 @pytest.fixture(scope='module')
-def light_files(light, tmp_path_factory):
+def light_files(light, tmp_path_factory, read_photos):
     """{format: (path, spec)} of cat -> dog exports with heatmap and dynamic size."""
     from nicegan_plugin.deploy.export import export_translator
     tmp = tmp_path_factory.mktemp('light')
@@ -54,18 +48,18 @@ def light_files(light, tmp_path_factory):
     for fmt, name in (('onnx', 'c2d.onnx'), ('torchscript', 'c2d.pt')):
         path = str(tmp / name)
         spec = export_translator(light, path, 'a2b', fmt, heatmap=True, dynamic_size=True,
-                                 verify_images=photos('cat'))
+                                 verify_images=read_photos('cat'))
         files[fmt] = path, spec
     return files
 
 
-def test_fold_leaves_the_model_intact(light):
+def test_fold_leaves_the_model_intact(light, read_photos):
     """Folding a copy freezes W / sigma in the copy only (a deepcopied parametrized
     module shares its class with the original: removing the parametrization there would
     break the original)."""
     from nicegan_plugin.deploy.export import fold_parametrizations
     disc = light.discriminators['cat']
-    x = torch.from_numpy(np.stack(photos('cat'))).permute(0, 3, 1, 2).float() / 127.5 - 1
+    x = torch.from_numpy(np.stack(read_photos('cat'))).permute(0, 3, 1, 2).float() / 127.5 - 1
     x = torch.nn.functional.interpolate(x, size=(64, 64), mode='bilinear')
     with torch.no_grad():
         before = disc.encode(x)
@@ -79,7 +73,7 @@ def test_fold_leaves_the_model_intact(light):
 
 
 @pytest.mark.parametrize('fmt', ['onnx', 'torchscript'])
-def test_light_export_matches_pytorch_on_photos(light, light_files, fmt):
+def test_light_export_matches_pytorch_on_photos(light, light_files, fmt, read_photos):
     from nicegan_plugin.deploy.backends import open_translator
     from nicegan_plugin.deploy.export import TOLERANCE
     path, spec = light_files[fmt]
@@ -96,7 +90,7 @@ def test_light_export_matches_pytorch_on_photos(light, light_files, fmt):
     from nicegan_plugin.deploy.export import verify_translator
     from nicegan_plugin.inference import TorchTranslator
     rows = verify_translator(backend, TorchTranslator(light, 'a2b', heatmap=True),
-                             photos('cat', 3), [(64, 64), (128, 112)])
+                             read_photos('cat', 3), [(64, 64), (128, 112)])
     assert rows[-1]['batch'] == 3 and rows[-1]['max_abs'] <= TOLERANCE
 
 
@@ -145,7 +139,7 @@ def test_split_reductions_make_onnxruntime_reductions_accurate():
     onnx.checker.check_model(model)
 
 
-def test_full_model_exports_at_its_size(tmp_path):
+def test_full_model_exports_at_its_size(tmp_path, official_model, read_photos):
     """Full model (MLP tied to img_size): fixed 64x64 even if dynamic size is asked for."""
     from nicegan_plugin.deploy.backends import open_translator
     from nicegan_plugin.deploy.export import export_translator
@@ -154,7 +148,7 @@ def test_full_model_exports_at_its_size(tmp_path):
     for fmt in ('onnx', 'torchscript'):
         path = str(tmp_path / f'd2c.{fmt}')
         spec = export_translator(model, path, 'b2a', fmt, dynamic_size=True,
-                                 verify_images=photos('dog'), log=notes.append)
+                                 verify_images=read_photos('dog'), log=notes.append)
         assert spec['input']['dynamic_size'] is False and spec['direction'] == 'dog2cat'
         assert [r['size'] for r in spec['verification']['results']] == [[64, 64]]
         assert spec['verification']['results'][0]['max_abs'] <= 1e-4
@@ -166,7 +160,7 @@ def test_full_model_exports_at_its_size(tmp_path):
     assert len(notes) == 2 and 'fixed size 64x64' in notes[0]
 
 
-def test_verification_detects_a_perturbed_weight(light, light_files):
+def test_verification_detects_a_perturbed_weight(light, light_files, read_photos):
     from nicegan_plugin.deploy.backends import open_translator
     from nicegan_plugin.deploy.export import VerificationError, verify_translator
     from nicegan_plugin.inference import TorchTranslator
@@ -180,10 +174,10 @@ def test_verification_detects_a_perturbed_weight(light, light_files):
             weight.view(-1)[0] += 0.05
         with pytest.raises(VerificationError, match=r'does not reproduce the PyTorch'):
             verify_translator(backend, TorchTranslator(other, 'a2b', heatmap=True),
-                              photos('cat'), [(64, 64)])
+                              read_photos('cat'), [(64, 64)])
 
 
-def test_preprocessor_space_is_converted(tmp_path):
+def test_preprocessor_space_is_converted(tmp_path, tiny_model_cfg, read_photos):
     """A model whose preprocessor is BGR with its own mean/std: the exported translator
     still takes RGB in [-1, 1] and gives what the PyTorch translation path gives."""
     from mmagic.registry import MODELS
@@ -199,7 +193,7 @@ def test_preprocessor_space_is_converted(tmp_path):
     path = str(tmp_path / 'bgr.pt')
     export_translator(model, path, 'b2a', 'torchscript', verify=False)
     images = [np.asarray(Image.fromarray(im).resize((64, 64), Image.BILINEAR))
-              for im in photos('dog')]
+              for im in read_photos('dog')]
     ours, _ = open_translator(path).translate(images)
     ref, _ = translate_arrays(model, images, 'cat', (64, 64), keep_size=False)
     diff = np.abs(ours.astype(int) - np.stack(ref).astype(int))
@@ -244,24 +238,25 @@ def test_bad_inputs(light, light_files, tmp_path):
 
 
 # ------------------------------------------------- onnxruntime without torch/mmagic
-def readme_example() -> str:
-    with open(osp.join(ROOT, 'README.md')) as f:
-        section = f.read().split('\n## Deploy', 1)[1].split('\n## ', 1)[0]
-    blocks = [b for b in re.findall(r'```python\n(.*?)```', section, re.S)
+def readme_example(project_root: str) -> str:
+    with open(osp.join(project_root, 'docs', 'deployment.md')) as f:
+        page = f.read()
+    blocks = [b for b in re.findall(r'```python\n(.*?)```', page, re.S)
               if 'onnxruntime' in b]
-    assert blocks, 'README "Deploy" lost its onnxruntime example'
+    assert blocks, 'docs/deployment.md lost its onnxruntime example'
     return blocks[0]
 
 
-def test_readme_onnxruntime_example_needs_no_torch(light, light_files, tmp_path):
-    """The README's example, in a fresh Python process that must not import torch or
+def test_readme_onnxruntime_example_needs_no_torch(light, light_files, tmp_path, project_root,
+                                                   read_photos):
+    """The example of docs/deployment.md, in a fresh Python process that must not import torch or
     mmagic, translates real photos as the plugin's translation path does."""
     from nicegan_plugin.apis.translation import translate_arrays
-    code = readme_example()
+    code = readme_example(project_root)
     assert len(code.strip().splitlines()) <= 16
     (tmp_path / 'example.py').write_text(code)
     inputs = []
-    for i, im in enumerate(photos('cat', 3)):
+    for i, im in enumerate(read_photos('cat', 3)):
         inputs.append(str(tmp_path / f'cat{i}.png'))  # lossless, unlike the shared JPEGs
         Image.fromarray(im).save(inputs[-1])
     check = ('import runpy, sys\n'
@@ -273,7 +268,7 @@ def test_readme_onnxruntime_example_needs_no_torch(light, light_files, tmp_path)
     proc = subprocess.run([sys.executable, '-c', check, light_files['onnx'][0], *inputs],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    images = photos('cat', 3)
+    images = read_photos('cat', 3)
     ref, _ = translate_arrays(light, images, 'dog')
     for i, path in enumerate(inputs):
         out = np.asarray(Image.open(path[:-4] + '_dog.png'))
@@ -296,9 +291,9 @@ def model_forward(model, image: np.ndarray, source: str, target: str) -> np.ndar
         return io.to_rgb(model.generators[target](model.encode(x, source)))[0]
 
 
-def test_native_size(light):
+def test_native_size(light, official_model, read_photos):
     from nicegan_plugin.apis.translation import translate_arrays
-    photo = photos('cat', 1)[0]  # 218x178: not multiples of 4
+    photo = read_photos('cat', 1)[0]  # 218x178: not multiples of 4
     exact = photo[:216, :176]
     outs, overlays = translate_arrays(light, [exact, photo, photo[:60, :100]], 'dog',
                                       heatmaps=True, native_size=True)
@@ -315,7 +310,7 @@ def test_native_size(light):
         translate_arrays(official_model('full64'), [photo], 'dog', native_size=True)
 
 
-def test_backends_translate_files_like_pytorch(light, light_files, tmp_path):
+def test_backends_translate_files_like_pytorch(light, light_files, tmp_path, read_photos):
     """translate_images through TorchScript (file, and exported on the fly) equals the
     PyTorch model; onnxruntime agrees to a rounding step."""
     from nicegan_plugin.apis.translation import translate_images
@@ -323,7 +318,7 @@ def test_backends_translate_files_like_pytorch(light, light_files, tmp_path):
     from nicegan_plugin.deploy.export import model_translator
     src = tmp_path / 'in'
     src.mkdir()
-    for i, im in enumerate(photos('cat', 2)):
+    for i, im in enumerate(read_photos('cat', 2)):
         Image.fromarray(im).save(src / f'c{i}.png')
     runs = {'pytorch': light,
             'torchscript': open_translator(light_files['torchscript'][0]),
@@ -352,14 +347,14 @@ def test_backends_translate_files_like_pytorch(light, light_files, tmp_path):
 
 
 # ---------------------------------------------------------------------- tools
-def test_tools_export_and_translate_model(tiny, tmp_path):
+def test_tools_export_and_translate_model(tiny, tmp_path, read_photos, run_tools):
     """A checkpoint as training writes it: tools/export.py (TorchScript, and a verification
     that must fail), then tools/translate.py --model at native size."""
     from nicegan_plugin.apis.translation import translate_images
     cfg, ckpt, model = tiny
     src = tmp_path / 'in'
     src.mkdir()
-    for i, im in enumerate(photos('dog', 2)):
+    for i, im in enumerate(read_photos('dog', 2)):
         Image.fromarray(im).save(src / f'd{i}.png')
     ts, strict = str(tmp_path / 'z2h.pt'), str(tmp_path / 'strict.onnx')
     ok, bad = run_tools('tools/export.py', [

@@ -6,25 +6,27 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import CONFIG, SIZE, shrink_config, write_image_set
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory, make_image_set):
+    return make_image_set(str(tmp_path_factory.mktemp('data')), n_a=3, n_b=4, size=72)
 
 
 @pytest.fixture(scope='module')
-def data_root(tmp_path_factory):
-    return write_image_set(str(tmp_path_factory.mktemp('data')), n_a=3, n_b=4, size=72)
-
-
-def make_runner(tmp_path, data_root, name, custom_hooks, max_iters=2):
-    from mmengine.config import Config
-    from mmengine.runner import Runner
-    cfg = shrink_config(Config.fromfile(CONFIG), SIZE, data_root)
-    cfg.update(work_dir=str(tmp_path / name), experiment_name=f'{name}_{id(tmp_path)}',
-               custom_hooks=custom_hooks, log_level='WARNING')
-    cfg.train_cfg.update(max_iters=max_iters, val_interval=10**6)
-    cfg.default_hooks.checkpoint = None
-    cfg.default_hooks.logger.interval = 1
-    cfg.param_scheduler.total_iters = max_iters
-    return Runner.from_cfg(cfg)
+def make_runner(tiny_paper_config):
+    """``make_runner(tmp_path, data_root, name, custom_hooks, max_iters=2)``: a Runner of
+    the shrunk paper config with these custom hooks, logging every iteration."""
+    def make(tmp_path, data_root, name, custom_hooks, max_iters=2):
+        from mmengine.runner import Runner
+        cfg = tiny_paper_config(data_root)
+        cfg.update(work_dir=str(tmp_path / name), experiment_name=f'{name}_{id(tmp_path)}',
+                   custom_hooks=custom_hooks, log_level='WARNING')
+        cfg.train_cfg.update(max_iters=max_iters, val_interval=10**6)
+        cfg.default_hooks.checkpoint = None
+        cfg.default_hooks.logger.interval = 1
+        cfg.param_scheduler.total_iters = max_iters
+        return Runner.from_cfg(cfg)
+    return make
 
 
 def vis_images(runner, pattern='*.png'):
@@ -37,7 +39,7 @@ def _cam_hook(runner):
     return next(h for h in runner.hooks if isinstance(h, NICEGANCAMVisualizationHook))
 
 
-def test_cam_hook_train_and_test(tmp_path, data_root):
+def test_cam_hook_train_and_test(tmp_path, data_root, make_runner, tiny_size):
     import cv2
 
     from nicegan_plugin.utils import ModelIO
@@ -48,14 +50,14 @@ def test_cam_hook_train_and_test(tmp_path, data_root):
     assert names == ['cam_horse2zebra_1.png', 'cam_horse2zebra_2.png',
                      'cam_zebra2horse_1.png', 'cam_zebra2horse_2.png'], names
     panel = cv2.imread(vis_images(runner)[-1])  # zebra2horse at iter 2, BGR
-    assert panel.shape == (5 * SIZE, 2 * SIZE, 3)
+    assert panel.shape == (5 * tiny_size, 2 * tiny_size, 3)
     # row 0 = the real val images (testB, sorted), colours right (BGR on disk)
     for col, name in enumerate(['b000.png', 'b001.png']):
-        real = cv2.resize(cv2.imread(osp.join(data_root, 'testB', name)), (SIZE, SIZE))
-        tile = panel[:SIZE, col * SIZE:(col + 1) * SIZE].astype(int)
+        real = cv2.resize(cv2.imread(osp.join(data_root, 'testB', name)), (tiny_size, tiny_size))
+        tile = panel[:tiny_size, col * tiny_size:(col + 1) * tiny_size].astype(int)
         assert np.abs(tile - real.astype(int)).mean() < 3, name
     # row 1 = JET heatmap: saturated colours, not a copy of the image
-    heat = panel[SIZE:2 * SIZE].astype(int)
+    heat = panel[tiny_size:2 * tiny_size].astype(int)
     assert (heat.max(2) - heat.min(2)).mean() > 100
 
     # drawing again leaves the model exactly as it was: weights, SN state, modes
@@ -74,8 +76,8 @@ def test_cam_hook_train_and_test(tmp_path, data_root):
     # samples are real model inputs: the panel's real row round-trips them
     io = ModelIO(model)
     samples = hook.samples(runner, 'test')['horse']
-    assert samples.shape == (2, 3, SIZE, SIZE) and samples.abs().max() <= 1
-    assert io.to_bgr(samples).shape == (2, SIZE, SIZE, 3)
+    assert samples.shape == (2, 3, tiny_size, tiny_size) and samples.abs().max() <= 1
+    assert io.to_bgr(samples).shape == (2, tiny_size, tiny_size, 3)
 
     # a full mmengine checkpoint (message hub, optimizer) loads for inference
     from nicegan_plugin.apis import load_model
@@ -95,7 +97,7 @@ def test_colorize_heatmap_is_official_cam():
     assert colorize_heatmap(np.ones((4, 4))).tolist() == colorize_heatmap(np.zeros((4, 4))).tolist()
 
 
-def test_cam_hook_does_not_alter_training(tmp_path, data_root):
+def test_cam_hook_does_not_alter_training(tmp_path, data_root, make_runner):
     """Same seed, with and without the hook (drawing from the randomly augmented
     train set every iteration): bit-identical weights after training."""
     hook_cfg = dict(type='NICEGANCAMVisualizationHook', interval=1, num_samples=2,
@@ -110,7 +112,7 @@ def test_cam_hook_does_not_alter_training(tmp_path, data_root):
         assert torch.equal(v, states[1][k]), k
 
 
-def test_mmagic_visualization_hook(tmp_path, data_root):
+def test_mmagic_visualization_hook(tmp_path, data_root, make_runner):
     """MMagic's own VisualizationHook (Translation / TranslationVal) works with NICEGAN."""
     hook_cfg = dict(type='VisualizationHook', interval=1, n_samples=2,
                     vis_kwargs_list=[dict(type='Translation', name='trans'),

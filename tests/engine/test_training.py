@@ -9,32 +9,23 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT, TINY_CONFIG, write_image_set
-
-TINY = TINY_CONFIG
-TOY = osp.join(ROOT, 'configs', 'nicegan', 'nicegan_light-tiny_1xb4-600iters_toy-day2night.py')
-ALL_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*.py')) +
-                     glob.glob(osp.join(ROOT, 'configs', 'nicegan', '*.py')))
+#: the toy day/night config, relative to the project root
+TOY = osp.join('configs', 'nicegan', 'nicegan_light-tiny_1xb4-600iters_toy-day2night.py')
 
 
-def _data_opts(root):
-    return [f'{k}.dataset.data_root={root}'
-            for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
-
-
-@pytest.mark.parametrize('path', ALL_CONFIGS, ids=lambda p: osp.basename(p))
-def test_config_loads_and_builds(path, tmp_path):
+@pytest.mark.config_files('configs/*.py', 'configs/nicegan/*.py')
+def test_config_loads_and_builds(config_path, tmp_path, make_image_set):
     """Config.fromfile + MODELS.build (on the meta device) + the datasets on a tiny set."""
     from mmagic.registry import DATASETS, MODELS
     from mmengine.config import Config
-    cfg = Config.fromfile(path)
+    cfg = Config.fromfile(config_path)
     assert cfg.default_scope == 'mmagic'
     assert 'nicegan_plugin' in cfg.custom_imports.imports
     with torch.device('meta'):
         model = MODELS.build(cfg.model)
     assert set(model.generators) == set(cfg.model.reachable_domains)
     size = cfg.model.generator.img_size
-    root = write_image_set(str(tmp_path), n_a=2, n_b=3, size=size + 40)
+    root = make_image_set(str(tmp_path), n_a=2, n_b=3, size=size + 40)
     for split in ('train_dataloader', 'test_dataloader'):
         ds_cfg = cfg[split].dataset.copy()
         ds_cfg.data_root = root
@@ -42,24 +33,26 @@ def test_config_loads_and_builds(path, tmp_path):
         a, b = cfg.model.reachable_domains
         assert sample['inputs'][f'img_{a}'].shape == (3, size, size)
         assert sample['inputs'][f'img_{b}'].shape == (3, size, size)
-    if 'light_1xb1-100kiters' in path:  # the paper's settings
+    if 'light_1xb1-100kiters' in config_path:  # the paper's settings
         assert cfg.train_cfg.max_iters == 100000 and cfg.train_dataloader.batch_size == 1
         assert cfg.model.generator.light and cfg.model.generator.num_blocks == 6
         assert cfg.model.discriminator.num_layers == 7 and size == 256
         assert cfg.optim_wrapper.generators.optimizer.lr == 1e-4
 
 
-def _run(cmd, **kw):
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, **kw)
+def _run(cmd, cwd, **kw):
+    """``cmd`` run in ``cwd`` (the project root); fails the test on a non-zero exit."""
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, **kw)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return proc
 
 
-def test_train_then_test_tools(tmp_path):
-    data = write_image_set(str(tmp_path / 'data'), n_a=3, n_b=4, size=64)
+def test_train_then_test_tools(tmp_path, project_root, tiny_config, make_image_set,
+                               data_root_args):
+    data = make_image_set(str(tmp_path / 'data'), n_a=3, n_b=4, size=64)
     work = tmp_path / 'work'
-    proc = _run([sys.executable, 'tools/train.py', TINY, '--work-dir', str(work),
-                 '--cfg-options', *_data_opts(data)])
+    proc = _run([sys.executable, 'tools/train.py', tiny_config, '--work-dir', str(work),
+                 '--cfg-options', *data_root_args(data)], project_root)
     log = proc.stdout + proc.stderr
     for key in ('loss_gan_d_horse_local', 'loss_cycle_zebra', 'loss_recon_horse',
                 'generators.lr', 'discriminators.lr'):
@@ -67,8 +60,9 @@ def test_train_then_test_tools(tmp_path):
     ckpt = work / 'iter_4.pth'
     assert ckpt.is_file()
     out = tmp_path / 'metrics.json'
-    _run([sys.executable, 'tools/test.py', TINY, str(ckpt), '--work-dir', str(tmp_path / 't'),
-          '--out', str(out), '--cfg-options', *_data_opts(data)])
+    _run([sys.executable, 'tools/test.py', tiny_config, str(ckpt), '--work-dir',
+          str(tmp_path / 't'), '--out', str(out), '--cfg-options', *data_root_args(data)],
+         project_root)
     assert out.is_file()
     fakes_b = sorted(os.listdir(tmp_path / 't' / 'translations' / 'fake_zebra'))
     fakes_a = sorted(os.listdir(tmp_path / 't' / 'translations' / 'fake_horse'))
@@ -93,25 +87,15 @@ def _assert_same_checkpoint(p1, p2, rtol=0.0, atol=0.0):
     return c1, c2
 
 
-def _runner(cfg_path, work_dir, name, data, **overrides):
-    from mmengine.config import Config
-    from mmengine.runner import Runner
-    cfg = Config.fromfile(cfg_path)
-    cfg.merge_from_dict({**{o.split('=')[0]: o.split('=')[1] for o in _data_opts(data)},
-                         **overrides})
-    cfg.work_dir = str(work_dir)
-    cfg.experiment_name = name
-    return Runner.from_cfg(cfg)
-
-
 class _Interrupt(Exception):
     pass
 
 
-def test_resume_is_exact(tmp_path):
+def test_resume_is_exact(tmp_path, project_root, make_image_set, make_tiny_runner):
     """Stop after 3 of 6 iterations, resume: same weights, Adam state, lr, SN buffers."""
     from mmengine.hooks import Hook
-    data = write_image_set(str(tmp_path / 'data'), n_a=5, n_b=6, size=72)
+    data = make_image_set(str(tmp_path / 'data'), n_a=5, n_b=6, size=72)
+    toy = osp.join(project_root, TOY)
     # no validation: the toy config's FID/KID expect its own 8 + 8 test images
     common = {'train_cfg.max_iters': 6, 'default_hooks.checkpoint.interval': 3,
               'default_hooks.checkpoint.save_best': None, 'val_evaluator.metrics': [],
@@ -124,14 +108,14 @@ def test_resume_is_exact(tmp_path):
             if runner.iter + 1 == 3:
                 raise _Interrupt
 
-    straight = _runner(TOY, tmp_path / 'straight', 'resume-straight', data, **common)
+    straight = make_tiny_runner(tmp_path / 'straight', data, config=toy, **common)
     straight.train()
-    first = _runner(TOY, tmp_path / 'resumed', 'resume-first', data, **common)
+    first = make_tiny_runner(tmp_path / 'resumed', data, config=toy, **common)
     first.register_hook(StopAt3())
     with pytest.raises(_Interrupt):
         first.train()
     assert (tmp_path / 'resumed' / 'iter_3.pth').is_file()
-    second = _runner(TOY, tmp_path / 'resumed', 'resume-second', data, resume=True, **common)
+    second = make_tiny_runner(tmp_path / 'resumed', data, config=toy, resume=True, **common)
     second.train()
     c1, c2 = _assert_same_checkpoint(tmp_path / 'straight' / 'iter_6.pth',
                                      tmp_path / 'resumed' / 'iter_6.pth')
@@ -146,19 +130,21 @@ def _scalars(work_dir):
     return [r for r in rows if 'loss_d' in r]  # training iterations only
 
 
-def test_distributed_matches_single_process(tmp_path):
+def test_distributed_matches_single_process(tmp_path, project_root, tiny_config_file,
+                                            make_image_set, data_root_args):
     """2 CPU processes x batch 1 (gloo) == 1 process x batch 2, through dist_train.sh.
 
     SGD (linear in the gradients) makes a wrong gradient reduction (sum instead of
     mean, a missing or extra all-reduce) show at once; Adam would hide most of it.
     """
-    data = write_image_set(str(tmp_path / 'data'), n_a=4, n_b=4, size=64)
-    sgd_cfg = osp.join(ROOT, 'tests', 'configs', 'tiny_h2z_sgd.py')
+    data = make_image_set(str(tmp_path / 'data'), n_a=4, n_b=4, size=64)
+    sgd_cfg = tiny_config_file('tiny_h2z_sgd')
     env = dict(os.environ, PORT=str(29500 + os.getpid() % 1000), OMP_NUM_THREADS='1')
     _run(['bash', 'tools/dist_train.sh', sgd_cfg, '2', '--work-dir', str(tmp_path / 'dist'),
-          '--cfg-options', *_data_opts(data)], env=env, timeout=600)
+          '--cfg-options', *data_root_args(data)], project_root, env=env, timeout=600)
     _run([sys.executable, 'tools/train.py', sgd_cfg, '--work-dir', str(tmp_path / 'single'),
-          '--cfg-options', 'train_dataloader.batch_size=2', *_data_opts(data)], timeout=600)
+          '--cfg-options', 'train_dataloader.batch_size=2', *data_root_args(data)],
+         project_root, timeout=600)
     c1 = _state(tmp_path / 'single' / 'iter_4.pth')['state_dict']
     c2 = _state(tmp_path / 'dist' / 'iter_4.pth')['state_dict']
     init = _state(tmp_path / 'single' / 'iter_2.pth')['state_dict']
@@ -178,22 +164,22 @@ def test_distributed_matches_single_process(tmp_path):
     assert "backend='gloo'" in log or "'backend': 'gloo'" in log
 
 
-def test_amp_switches_both_optimizer_wrappers():
+def test_amp_switches_both_optimizer_wrappers(project_root):
     from mmengine.config import Config
 
     from nicegan_plugin.engine.runner_utils import enable_amp
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'nicegan_h2z.py'))
+    cfg = Config.fromfile(osp.join(project_root, 'configs', 'nicegan_h2z.py'))
     enable_amp(cfg)
     for group in ('generators', 'discriminators'):
         assert cfg.optim_wrapper[group].type == 'AmpOptimWrapper'
         assert cfg.optim_wrapper[group].loss_scale == 'dynamic'
 
 
-def _convert_fixture(tmp_path, start_iter, lr, domains=('horse', 'zebra')):
+def _convert_fixture(fixture, tmp_path, start_iter, lr, domains=('horse', 'zebra')):
+    """The official checkpoint of the parity fixture folder ``fixture``, saved after
+    ``start_iter`` steps at ``lr``, converted for ``domains``; the converted file."""
     from nicegan_plugin.official.converter import official_to_plugin
-
-    from conftest import fixture_dir
-    src = torch.load(f'{fixture_dir("light64")}/official_params_init.pt', weights_only=True)
+    src = torch.load(f'{fixture}/official_params_init.pt', weights_only=True)
     src['start_iter'] = start_iter
     for opt in ('G_optimizer', 'D_optimizer'):
         src[opt]['param_groups'][0]['lr'] = lr
@@ -207,16 +193,18 @@ LIGHT64 = ['model.generator.base_channels=16', 'model.generator.num_blocks=2',
            'model.discriminator.base_channels=16']
 
 
-def test_resume_from_converted_official_checkpoint_continues_the_decay(tmp_path):
+def test_resume_from_converted_official_checkpoint_continues_the_decay(
+        tmp_path, project_root, tiny_config, fixture_dir, make_image_set, data_root_args):
     """--resume on a converted official checkpoint saved after step 60: the next steps
     use the official lr of steps 61..63 for a 63-step run (H = 31), not a restarted
     schedule nor the lr stored in the official optimizer."""
-    data = write_image_set(str(tmp_path / 'data'), n_a=2, n_b=2, size=64)
-    ckpt = _convert_fixture(tmp_path, start_iter=60, lr=8e-5)
+    data = make_image_set(str(tmp_path / 'data'), n_a=2, n_b=2, size=64)
+    ckpt = _convert_fixture(fixture_dir('light64'), tmp_path, start_iter=60, lr=8e-5)
     work = tmp_path / 'work'
-    _run([sys.executable, 'tools/train.py', TINY, '--work-dir', str(work), '--resume',
+    _run([sys.executable, 'tools/train.py', tiny_config, '--work-dir', str(work), '--resume',
           str(ckpt), '--cfg-options', 'train_cfg.max_iters=63',
-          'default_hooks.checkpoint.interval=100', *LIGHT64, *_data_opts(data)])
+          'default_hooks.checkpoint.interval=100', *LIGHT64, *data_root_args(data)],
+         project_root)
     rows = _scalars(work)
     assert [r['step'] for r in rows] == [61, 62, 63]
     half = 63 // 2
@@ -226,19 +214,22 @@ def test_resume_from_converted_official_checkpoint_continues_the_decay(tmp_path)
         assert row['discriminators.lr'] == pytest.approx(expected, abs=1e-12)
 
 
-def test_tools_refuse_checkpoints_of_another_model(tmp_path):
+def test_tools_refuse_checkpoints_of_another_model(tmp_path, project_root, tiny_config,
+                                                   fixture_dir, make_image_set, data_root_args):
     """MMEngine loads checkpoints non-strictly; the tools stop with a clear message."""
-    data = write_image_set(str(tmp_path / 'data'), n_a=2, n_b=2, size=64)
-    wrong_domains = _convert_fixture(tmp_path, 0, 1e-4, domains=('cat', 'dog'))
-    for cmd in ([sys.executable, 'tools/test.py', TINY, str(wrong_domains)],
-                [sys.executable, 'tools/train.py', TINY, '--resume', str(wrong_domains)]):
+    data = make_image_set(str(tmp_path / 'data'), n_a=2, n_b=2, size=64)
+    light64 = fixture_dir('light64')
+    wrong_domains = _convert_fixture(light64, tmp_path, 0, 1e-4, domains=('cat', 'dog'))
+    for cmd in ([sys.executable, 'tools/test.py', tiny_config, str(wrong_domains)],
+                [sys.executable, 'tools/train.py', tiny_config, '--resume', str(wrong_domains)]):
         proc = subprocess.run(cmd + ['--work-dir', str(tmp_path / 'w'), '--cfg-options',
-                                     *LIGHT64, *_data_opts(data)],
-                              cwd=ROOT, capture_output=True, text=True)
+                                     *LIGHT64, *data_root_args(data)],
+                              cwd=project_root, capture_output=True, text=True)
         assert proc.returncode != 0
         assert "is for domains ['cat', 'dog']" in proc.stderr, proc.stderr[-2000:]
-    right = _convert_fixture(tmp_path, 0, 1e-4)
-    proc = subprocess.run([sys.executable, 'tools/test.py', TINY, str(right), '--work-dir',
-                           str(tmp_path / 'w2'), '--cfg-options', *_data_opts(data)],
-                          cwd=ROOT, capture_output=True, text=True)  # tiny: ch 8, not 16
+    right = _convert_fixture(light64, tmp_path, 0, 1e-4)
+    proc = subprocess.run([sys.executable, 'tools/test.py', tiny_config, str(right),
+                           '--work-dir', str(tmp_path / 'w2'), '--cfg-options',
+                           *data_root_args(data)],
+                          cwd=project_root, capture_output=True, text=True)  # tiny: ch 8, not 16
     assert proc.returncode != 0 and 'shape mismatches' in proc.stderr, proc.stderr[-2000:]

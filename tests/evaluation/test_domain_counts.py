@@ -4,17 +4,14 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import ROOT, tiny_model_cfg, write_image_set
 
-
-def test_domain_test_counts_follow_the_folders(tmp_path):
+def test_domain_test_counts_follow_the_folders(tmp_path, make_image_set, build_tiny_model):
     from mmagic.datasets import UnpairedImageDataset
-    from mmagic.registry import MODELS
 
     from nicegan_plugin.evaluation.metrics import domain_test_counts
-    root = write_image_set(str(tmp_path), n_a=3, n_b=5)
+    root = make_image_set(str(tmp_path), n_a=3, n_b=5)
     dataset = UnpairedImageDataset(root, pipeline=[], test_mode=True)
-    model = MODELS.build(tiny_model_cfg('photo', 'portrait'))
+    model = build_tiny_model('photo', 'portrait')
     assert domain_test_counts(model, dataset, 'fake_portrait', 'p') == (3, 5)
     assert domain_test_counts(model, dataset, 'fake_photo', 'p') == (5, 3)
     with pytest.raises(ValueError, match='fake_nums=-1 needs'):
@@ -22,8 +19,8 @@ def test_domain_test_counts_follow_the_folders(tmp_path):
                            'p')
 
 
-def test_photo2portrait_config_has_no_parse_time_side_effects():
-    path = f'{ROOT}/configs/nicegan/nicegan_light_1xb1-100kiters_photo2portrait.py'
+def test_photo2portrait_config_has_no_parse_time_side_effects(project_root):
+    path = f'{project_root}/configs/nicegan/nicegan_light_1xb1-100kiters_photo2portrait.py'
     assert 'os.walk' not in open(path).read()
     metrics = Config.fromfile(path).test_evaluator.metrics
     assert metrics and all(m.fake_nums == -1 and m.real_nums == -1 for m in metrics)

@@ -1,25 +1,21 @@
 """The paper configs' evaluation and checkpoint settings: FID/KID for both directions,
 best checkpoint per direction by FID (rule 'less'), and the constant-lr cat2dog variant."""
-import glob
 import os
 import os.path as osp
 
 import pytest
 import torch
 
-from conftest import ROOT, write_image_set
-
-CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*.py'))
-                 + glob.glob(osp.join(ROOT, 'configs', 'nicegan', '*.py')))
-C2D = osp.join(ROOT, 'configs', 'nicegan', 'nicegan_light_1xb1-100kiters_cat2dog.py')
+#: the cat2dog paper config and its constant-lr variant, relative to the project root
+C2D = osp.join('configs', 'nicegan', 'nicegan_light_1xb1-100kiters_cat2dog.py')
 C2D_CONSTLR = C2D.replace('.py', '_constlr.py')
 
 
-@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
-def test_best_checkpoint_by_fid_of_each_direction(path):
+@pytest.mark.config_files('configs/*.py', 'configs/nicegan/*.py')
+def test_best_checkpoint_by_fid_of_each_direction(config_path):
     from mmagic.registry import HOOKS
     from mmengine.config import Config
-    cfg = Config.fromfile(path)
+    cfg = Config.fromfile(config_path)
     a, b = cfg.model.reachable_domains
     prefixes = [(m['type'], m['prefix']) for m in cfg.val_evaluator.metrics]
     assert sorted(prefixes) == sorted(
@@ -32,13 +28,13 @@ def test_best_checkpoint_by_fid_of_each_direction(path):
     assert hook.rules == ['less', 'less']
 
 
-def test_constlr_variant_is_the_300k_schedule_stopped_at_100k():
+def test_constlr_variant_is_the_300k_schedule_stopped_at_100k(project_root):
     """The variant keeps lr 1e-4 for all its 100k iterations (the official 300k run decays
     after 150k); the base config decays linearly to 0 over its second half."""
     from mmengine.config import Config
 
     from nicegan_plugin.engine.scheduler import NICEGANLinearDecayLR
-    base, const = Config.fromfile(C2D), Config.fromfile(C2D_CONSTLR)
+    base, const = (Config.fromfile(osp.join(project_root, p)) for p in (C2D, C2D_CONSTLR))
     assert const.train_cfg.max_iters == base.train_cfg.max_iters == 100000
     assert const.model == base.model and const.val_evaluator == base.val_evaluator
     factors = {}
@@ -70,7 +66,8 @@ def random_inception(tmp_path):
 
 
 def test_training_keeps_the_best_checkpoint_per_direction(tmp_path, random_inception,
-                                                          monkeypatch):
+                                                          monkeypatch, make_image_set,
+                                                          tiny_config_file):
     """2 iterations, validation (FID + KID, both directions) after each: MMEngine keeps one
     best_FID-<direction>_fid_iter_<n>.pth per direction, at the iteration of lower FID."""
     from mmengine.config import Config
@@ -80,8 +77,8 @@ def test_training_keeps_the_best_checkpoint_per_direction(tmp_path, random_incep
     monkeypatch.setenv('NICEGAN_INCEPTION', random_inception)
     monkeypatch.setenv('NICEGAN_FEAT_CACHE', str(tmp_path / 'feat_cache'))
     clear_caches()
-    data = write_image_set(str(tmp_path / 'data'), n_a=3, n_b=4, size=64)
-    cfg = Config.fromfile(osp.join(ROOT, 'tests', 'configs', 'tiny_h2z_metrics.py'))
+    data = make_image_set(str(tmp_path / 'data'), n_a=3, n_b=4, size=64)
+    cfg = Config.fromfile(tiny_config_file('tiny_h2z_metrics'))
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key].dataset.data_root = data
     cfg.val_evaluator = cfg.test_evaluator

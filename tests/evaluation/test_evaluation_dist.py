@@ -1,6 +1,7 @@
 """Multi-node evaluation: real features are read or computed on rank 0 and broadcast, so
 ranks that do not share a file system (here: a separate feature-cache folder per rank,
 one of them holding a stale file) still use the same features. Two CPU processes, gloo."""
+import json
 import os
 import os.path as osp
 import socket
@@ -9,15 +10,12 @@ import sys
 
 import numpy as np
 
-from conftest import ROOT, write_image_set
-
 # Each rank extracts "features" that betray who computed them (rank * 1000 added), so a
 # rank that computed or read its own would be caught.
+# argv: the tiny model's config (JSON), the data root, the output file, a stale .pkl file.
 WORKER = r'''
-import os, sys
+import json, sys
 import numpy as np, torch, torch.distributed as dist
-sys.path.insert(0, os.path.join(sys.argv[1], 'tests'))
-from conftest import tiny_model_cfg
 import nicegan_plugin  # noqa: F401
 from mmengine.registry import init_default_scope
 init_default_scope('mmagic')
@@ -34,7 +32,7 @@ pipeline.append(dict(type='PackInputs', keys=['img_A', 'img_B'], data_keys=['img
 dataset = DATASETS.build(dict(type='UnpairedImageDataset', data_root=data_root, test_mode=True,
                               pipeline=pipeline))
 loader = DataLoader(dataset, batch_size=2, collate_fn=pseudo_collate)
-model = MODELS.build(tiny_model_cfg('A', 'B', img_size=64)).eval()
+model = MODELS.build(json.loads(sys.argv[1])).eval()
 calls = []
 def extract(imgs):
     calls.append(len(imgs))
@@ -60,8 +58,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_real_features_broadcast_from_rank0(tmp_path):
-    data = write_image_set(str(tmp_path / 'data'), n_a=3, n_b=5, size=32)
+def test_real_features_broadcast_from_rank0(tmp_path, make_image_set, tiny_model_cfg):
+    data = make_image_set(str(tmp_path / 'data'), n_a=3, n_b=5, size=32)
+    model_cfg = json.dumps(tiny_model_cfg('A', 'B', img_size=64))
     caches = [tmp_path / f'cache_rank{r}' for r in range(2)]
     for folder in caches:
         folder.mkdir()
@@ -74,7 +73,7 @@ def test_real_features_broadcast_from_rank0(tmp_path):
                    MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), OMP_NUM_THREADS='1',
                    NICEGAN_FEAT_CACHE=str(caches[rank]))
         procs.append(subprocess.Popen(
-            [sys.executable, '-c', WORKER, ROOT, data, str(tmp_path / f'out{rank}.npz'),
+            [sys.executable, '-c', WORKER, model_cfg, data, str(tmp_path / f'out{rank}.npz'),
              str(bad_pkl)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     logs = [p.communicate(timeout=600) for p in procs]
     for p, (_, err) in zip(procs, logs):

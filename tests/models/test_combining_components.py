@@ -10,26 +10,28 @@ import torch
 import torch.nn.functional as F
 from mmengine.hooks import Hook
 
-from conftest import CONFIG, SIZE, shrink_config, write_image_set
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory, make_image_set):
+    return make_image_set(str(tmp_path_factory.mktemp('data')), n_a=3, n_b=3, size=72)
 
 
 @pytest.fixture(scope='module')
-def data_root(tmp_path_factory):
-    return write_image_set(str(tmp_path_factory.mktemp('data')), n_a=3, n_b=3, size=72)
-
-
-def make_runner(tmp_path, data_root, name, model=None, custom_hooks=(), max_iters=2):
-    from mmengine.config import Config
-    from mmengine.runner import Runner
-    cfg = shrink_config(Config.fromfile(CONFIG), SIZE, data_root)
-    cfg.model.update(model or {})
-    cfg.update(work_dir=str(tmp_path / name), experiment_name=f'{name}_{id(tmp_path)}',
-               custom_hooks=list(custom_hooks), log_level='WARNING')
-    cfg.train_cfg.update(max_iters=max_iters, val_interval=10**6)
-    cfg.default_hooks.checkpoint = None
-    cfg.default_hooks.logger.interval = 1
-    cfg.param_scheduler.total_iters = max_iters
-    return Runner.from_cfg(cfg)
+def make_runner(tiny_paper_config):
+    """``make_runner(tmp_path, data_root, name, model=None, custom_hooks=(), max_iters=2)``:
+    a Runner of the shrunk paper config with ``model`` merged into its model section."""
+    def make(tmp_path, data_root, name, model=None, custom_hooks=(), max_iters=2):
+        from mmengine.runner import Runner
+        cfg = tiny_paper_config(data_root)
+        cfg.model.update(model or {})
+        cfg.update(work_dir=str(tmp_path / name), experiment_name=f'{name}_{id(tmp_path)}',
+                   custom_hooks=list(custom_hooks), log_level='WARNING')
+        cfg.train_cfg.update(max_iters=max_iters, val_interval=10**6)
+        cfg.default_hooks.checkpoint = None
+        cfg.default_hooks.logger.interval = 1
+        cfg.param_scheduler.total_iters = max_iters
+        return Runner.from_cfg(cfg)
+    return make
 
 
 class _Recorder(Hook):
@@ -58,7 +60,7 @@ def _real_batch(model, runner):
     return {d: inputs[f'img_{d}'] for d in model.domains}
 
 
-def test_hinge_gan_loss_charbonnier_and_mse(tmp_path, data_root):
+def test_hinge_gan_loss_charbonnier_and_mse(tmp_path, data_root, make_runner):
     """MMagic's GANLoss(hinge) per head, CharbonnierLoss as the cycle loss and MSELoss as
     the reconstruction loss train a NICE-GAN; each term equals its textbook formula."""
     model_cfg = dict(
@@ -100,7 +102,7 @@ def test_hinge_gan_loss_charbonnier_and_mse(tmp_path, data_root):
                                        10 * ((gens[d](z) - real[d]) ** 2).mean())
 
 
-def test_ema_and_visualization_hooks(tmp_path, data_root):
+def test_ema_and_visualization_hooks(tmp_path, data_root, make_runner):
     """NICEGAN(ema=True) with MMagic's ExponentialMovingAverageHook and VisualizationHook:
     generators_ema follows the EMA recursion, eval-mode translations use it, MMagic's
     visualizer draws, and the checkpoint (with generators_ema) loads strictly."""
@@ -154,12 +156,10 @@ def test_ema_and_visualization_hooks(tmp_path, data_root):
         assert torch.equal(v, model.state_dict()[k]), k
 
 
-def test_ema_is_off_by_default():
+def test_ema_is_off_by_default(tiny_paper_config):
     """The paper has no EMA: default NICE-GAN models and checkpoints have no EMA copy."""
     from mmagic.registry import MODELS
-    from mmengine.config import Config
-    cfg = shrink_config(Config.fromfile(CONFIG))
-    model = MODELS.build(cfg.model)
+    model = MODELS.build(tiny_paper_config().model)
     assert model.generators_ema is None
     assert not any('ema' in k for k in model.state_dict())
     model.eval()

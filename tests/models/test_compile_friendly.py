@@ -6,8 +6,6 @@ towards >= 8x on a GPU). Light and full generators."""
 import pytest
 import torch
 
-from conftest import tiny_model_cfg
-
 
 def _graphs_and_breaks(fn, *args):
     torch._dynamo.reset()
@@ -18,9 +16,8 @@ def _graphs_and_breaks(fn, *args):
 
 
 @pytest.mark.parametrize('light', [True, False], ids=['light', 'full'])
-def test_losses_and_translation_trace_as_single_graphs(light):
-    from mmagic.registry import MODELS
-    model = MODELS.build(tiny_model_cfg(light=light))
+def test_losses_and_translation_trace_as_single_graphs(light, build_tiny_model):
+    model = build_tiny_model(light=light)
     torch.manual_seed(0)
     real = {d: torch.rand(2, 3, 64, 64) * 2 - 1 for d in model.domains}
     for name in ('discriminator_loss', 'generator_loss'):

@@ -14,12 +14,9 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from conftest import ROOT, fixture_dir, tiny_model_cfg, write_image_set
-
 # cuBLAS needs this before its first use for deterministic results
 os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
-TINY = osp.join(ROOT, 'tests', 'configs', 'tiny_h2z.py')
 ADAM = dict(type='Adam', lr=1e-4, betas=(0.5, 0.999), weight_decay=1e-4)
 
 
@@ -39,26 +36,33 @@ def log_lines():
     logger.removeHandler(handler)
 
 
-def _build(graph_cfg=None, like=None, device='cpu', total_iters=None, optimizer=ADAM, **kw):
-    """A tiny NICEGAN (+ optimizers, + lr schedulers if ``total_iters``), weights of ``like``."""
-    from mmagic.registry import MODELS
-    from mmengine.optim import build_optim_wrapper
-    from mmengine.registry import PARAM_SCHEDULERS
-    cfg = tiny_model_cfg(**kw)
-    if graph_cfg is not None:
-        cfg['cuda_graph'] = graph_cfg
-    model = MODELS.build(cfg)
-    if like is not None:
-        model.load_state_dict(like.state_dict())
-    model.to(device)
-    optim = build_optim_wrapper(model, dict(
-        constructor='MultiOptimWrapperConstructor',
-        generators=dict(optimizer=copy.deepcopy(optimizer)),
-        discriminators=dict(optimizer=copy.deepcopy(optimizer))))
-    scheds = [PARAM_SCHEDULERS.build(dict(type='NICEGANLinearDecayLR', total_iters=total_iters),
-                                     default_args=dict(optimizer=optim[g]))
-              for g in ('generators', 'discriminators')] if total_iters else []
-    return model, optim, scheds
+@pytest.fixture(scope='module')
+def build(tiny_model_cfg):
+    """``build(graph_cfg=None, like=None, device='cpu', total_iters=None, optimizer=ADAM,
+    **kw)``: a tiny NICEGAN (+ optimizers, + lr schedulers if ``total_iters``), weights of
+    ``like``."""
+    def _build(graph_cfg=None, like=None, device='cpu', total_iters=None, optimizer=ADAM,
+               **kw):
+        from mmagic.registry import MODELS
+        from mmengine.optim import build_optim_wrapper
+        from mmengine.registry import PARAM_SCHEDULERS
+        cfg = tiny_model_cfg(**kw)
+        if graph_cfg is not None:
+            cfg['cuda_graph'] = graph_cfg
+        model = MODELS.build(cfg)
+        if like is not None:
+            model.load_state_dict(like.state_dict())
+        model.to(device)
+        optim = build_optim_wrapper(model, dict(
+            constructor='MultiOptimWrapperConstructor',
+            generators=dict(optimizer=copy.deepcopy(optimizer)),
+            discriminators=dict(optimizer=copy.deepcopy(optimizer))))
+        scheds = [PARAM_SCHEDULERS.build(dict(type='NICEGANLinearDecayLR',
+                                              total_iters=total_iters),
+                                         default_args=dict(optimizer=optim[g]))
+                  for g in ('generators', 'discriminators')] if total_iters else []
+        return model, optim, scheds
+    return _build
 
 
 def _batches(n, device='cpu', size=64, batch=2, seed=0):
@@ -77,11 +81,11 @@ def _train(model, optim, scheds, batches):
 
 
 # ----------------------------------------------------------------------------- CPU
-def test_cpu_runs_the_same_eager_step_with_one_log_line(log_lines):
+def test_cpu_runs_the_same_eager_step_with_one_log_line(log_lines, build):
     """On the CPU graph mode is the plain eager step (bit for bit), said once."""
     torch.manual_seed(0)
-    plain, optim, _ = _build()
-    graphed, optim_g, _ = _build(dict(enabled=True, warmup_iters=1), like=plain)
+    plain, optim, _ = build()
+    graphed, optim_g, _ = build(dict(enabled=True, warmup_iters=1), like=plain)
     batches = _batches(3)
     for ours, ref in zip(_train(graphed, optim_g, [], batches), _train(plain, optim, [], batches)):
         assert ours.keys() == ref.keys()
@@ -136,13 +140,13 @@ class HostSyncWatch(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-def test_the_iteration_never_waits_on_the_host():
+def test_the_iteration_never_waits_on_the_host(build):
     """Capturable on a GPU: the forwards, backwards, loss terms, spectral-norm power
     iterations and the bookkeeping of an iteration make no host-synchronising call (one
     would make capture fail and graph mode run eagerly). Checked on the CPU at the
     dispatcher; the Adam steps are left out (their CPU path reads the step count on the
     host, their capturable GPU path does not)."""
-    model, optim, _ = _build()
+    model, optim, _ = build()
     in_step = []
     for wrapper in optim.optim_wrappers.values():
         wrapper.optimizer.register_step_pre_hook(lambda *_: in_step.append(1))
@@ -157,7 +161,7 @@ def test_the_iteration_never_waits_on_the_host():
     assert probe.syncs == ['aten._local_scalar_dense.default']
 
 
-def test_capture_blockers_and_config_errors():
+def test_capture_blockers_and_config_errors(project_root):
     from mmengine.config import Config
     from mmengine.optim import OptimWrapper
 
@@ -174,7 +178,7 @@ def test_capture_blockers_and_config_errors():
         CUDAGraphStep.from_cfg(dict(warmup=3))
     with pytest.raises(ValueError, match='warmup_iters must be >= 1'):
         CUDAGraphStep.from_cfg(dict(warmup_iters=0))
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'nicegan_h2z.py'))
+    cfg = Config.fromfile(osp.join(project_root, 'configs', 'nicegan_h2z.py'))
     enable_cuda_graph(cfg)
     assert cfg.model.cuda_graph == dict(enabled=True)
     cfg.optim_wrapper.generators.type = 'AmpOptimWrapper'
@@ -271,9 +275,9 @@ def _max_rel(ours, ref):
     return worst
 
 
-def test_bf16_autocast_effect_on_the_light64_losses():
+def test_bf16_autocast_effect_on_the_light64_losses(fixture_dir):
     """bf16 autocast is really applied (the losses move) and stays close to float32.
-    Prints the measured deviations (quoted in the README)."""
+    Prints the measured deviations (quoted in docs/cuda_graphs.md)."""
     fixture = fixture_dir('light64')
     fp32, ref = _light64_losses(fixture, bf16=False)
     bf16, _ = _light64_losses(fixture, bf16=True)
@@ -284,14 +288,13 @@ def test_bf16_autocast_effect_on_the_light64_losses():
     assert 1e-4 < dev_vs < 0.1
 
 
-def test_train_tool_cuda_graph_flag(tmp_path):
+def test_train_tool_cuda_graph_flag(tmp_path, project_root, tiny_config, make_image_set,
+                                    data_root_args):
     """tools/train.py --cuda-graph sets model.cuda_graph and trains (eagerly here, said once)."""
-    data = write_image_set(str(tmp_path / 'data'), n_a=2, n_b=2, size=64)
-    opts = [f'{k}.dataset.data_root={data}'
-            for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
-    cmd = [sys.executable, 'tools/train.py', TINY, '--cuda-graph', '--work-dir',
-           str(tmp_path / 'w'), '--cfg-options', 'train_cfg.max_iters=2', *opts]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    data = make_image_set(str(tmp_path / 'data'), n_a=2, n_b=2, size=64)
+    cmd = [sys.executable, 'tools/train.py', tiny_config, '--cuda-graph', '--work-dir',
+           str(tmp_path / 'w'), '--cfg-options', 'train_cfg.max_iters=2', *data_root_args(data)]
+    proc = subprocess.run(cmd, cwd=project_root, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = open(glob.glob(str(tmp_path / 'w' / '*' / '*.log'))[0]).read()
     assert log.count('cuda_graph: the batch is on cpu') == 1
@@ -335,16 +338,17 @@ def _assert_bitwise(model_a, optim_a, model_b, optim_b):
 
 @cuda
 @pytest.mark.parametrize('bf16', [False, True], ids=['fp32', 'bf16'])
-def test_graphed_iterations_are_bit_identical_to_eager_cuda(deterministic, log_lines, bf16):
+def test_graphed_iterations_are_bit_identical_to_eager_cuda(deterministic, log_lines, bf16,
+                                                            build):
     """8 iterations, lr decaying from step 5, a batch of another shape at step 7:
     captured after 2 warm-up steps and replayed == the same 8 steps run eagerly with
     the same (graph-ready) optimizers: every loss, weight, SN vector, Adam moment."""
     torch.manual_seed(0)
-    plain, optim_p, sched_p = _build(device='cuda', total_iters=8)
-    graphed, optim_g, sched_g = _build(dict(warmup_iters=2, bf16=bf16), like=plain,
-                                       device='cuda', total_iters=8)
-    eager, optim_e, sched_e = _build(dict(warmup_iters=100, bf16=bf16), like=plain,
-                                     device='cuda', total_iters=8)
+    plain, optim_p, sched_p = build(device='cuda', total_iters=8)
+    graphed, optim_g, sched_g = build(dict(warmup_iters=2, bf16=bf16), like=plain,
+                                      device='cuda', total_iters=8)
+    eager, optim_e, sched_e = build(dict(warmup_iters=100, bf16=bf16), like=plain,
+                                    device='cuda', total_iters=8)
     batches = _batches(8, 'cuda')
     batches[6] = _batches(1, 'cuda', batch=1, seed=1)[0]
     logs_g = _train(graphed, optim_g, sched_g, batches)
@@ -425,11 +429,11 @@ def test_capture_failure_falls_back_to_the_same_eager_step_cuda(log_lines):
 
 
 @cuda
-def test_amp_runs_eagerly_and_refuses_bf16_cuda(log_lines):
+def test_amp_runs_eagerly_and_refuses_bf16_cuda(log_lines, build):
     amp = dict(type='AmpOptimWrapper', loss_scale='dynamic')
     from mmengine.optim import build_optim_wrapper
     for bf16 in (False, True):
-        model, _, _ = _build(dict(warmup_iters=1, bf16=bf16), device='cuda')
+        model, _, _ = build(dict(warmup_iters=1, bf16=bf16), device='cuda')
         optim = build_optim_wrapper(model, dict(
             constructor='MultiOptimWrapperConstructor',
             generators=dict(optimizer=dict(ADAM), **amp),
@@ -444,22 +448,21 @@ def test_amp_runs_eagerly_and_refuses_bf16_cuda(log_lines):
             assert sum('GradScaler' in m for m in log_lines) == 1
 
 
-def _run(work_dir, data, graph, resume_from=None, iters=6):
-    from mmengine.config import Config
-    from mmengine.runner import Runner
-    cfg = Config.fromfile(TINY)
-    cfg.merge_from_dict({f'{k}.dataset.data_root': data for k in (
-        'train_dataloader', 'val_dataloader', 'test_dataloader')})
-    cfg.merge_from_dict({'train_cfg.max_iters': iters, 'default_hooks.checkpoint.interval': 3,
-                         'train_dataloader.batch_size': 2, 'param_scheduler.total_iters': iters})
-    if graph:
-        cfg.model.cuda_graph = dict(enabled=True, warmup_iters=1)
-    if resume_from:
-        cfg.resume, cfg.load_from = True, str(resume_from)
-    cfg.work_dir = str(work_dir)
-    cfg.experiment_name = f'{osp.basename(str(work_dir))}'
-    Runner.from_cfg(cfg).train()
-    return torch.load(work_dir / f'iter_{iters}.pth', map_location='cpu', weights_only=False)
+@pytest.fixture
+def train_tiny(make_tiny_runner):
+    """``train_tiny(work_dir, data, graph, resume_from=None, iters=6)``: the tiny config
+    trained (graph mode or not, resumed from a checkpoint or not); its last checkpoint."""
+    def train(work_dir, data, graph, resume_from=None, iters=6):
+        options = {'train_cfg.max_iters': iters, 'default_hooks.checkpoint.interval': 3,
+                   'train_dataloader.batch_size': 2, 'param_scheduler.total_iters': iters}
+        if graph:
+            options['model.cuda_graph'] = dict(enabled=True, warmup_iters=1)
+        if resume_from:
+            options.update(resume=True, load_from=str(resume_from))
+        make_tiny_runner(work_dir, data, **options).train()
+        return torch.load(work_dir / f'iter_{iters}.pth', map_location='cpu',
+                          weights_only=False)
+    return train
 
 
 def _compare_ckpts(c1, c2, exact):
@@ -483,12 +486,12 @@ def _compare_ckpts(c1, c2, exact):
 
 
 @cuda
-def test_resume_across_modes_cuda(tmp_path, deterministic):
+def test_resume_across_modes_cuda(tmp_path, deterministic, make_image_set, train_tiny):
     """Checkpoints of a graphed run are plain; resuming it graphed is exact; resuming it
     eagerly, or an eager run graphed, loads and continues (close: the eager Adam
     rounds its bias corrections differently)."""
-    data = write_image_set(str(tmp_path / 'data'), n_a=5, n_b=6, size=72)
-    graphed = _run(tmp_path / 'graphed', data, graph=True)
+    data = make_image_set(str(tmp_path / 'data'), n_a=5, n_b=6, size=72)
+    graphed = train_tiny(tmp_path / 'graphed', data, graph=True)
     mid = torch.load(tmp_path / 'graphed' / 'iter_3.pth', map_location='cpu',
                      weights_only=False)
     for g in ('generators', 'discriminators'):
@@ -497,12 +500,12 @@ def test_resume_across_modes_cuda(tmp_path, deterministic):
         assert all(s['step'].device.type == 'cpu' for s in mid['optimizer'][g]['state'].values())
     assert all(type(v) is float for scheds in mid['param_schedulers'].values()
                for s in scheds for v in s['_last_value'] + s['base_values'])
-    resumed_graphed = _run(tmp_path / 'rg', data, True, tmp_path / 'graphed' / 'iter_3.pth')
+    resumed_graphed = train_tiny(tmp_path / 'rg', data, True, tmp_path / 'graphed' / 'iter_3.pth')
     _compare_ckpts(graphed, resumed_graphed, exact=True)
-    resumed_eager = _run(tmp_path / 're', data, False, tmp_path / 'graphed' / 'iter_3.pth')
+    resumed_eager = train_tiny(tmp_path / 're', data, False, tmp_path / 'graphed' / 'iter_3.pth')
     _compare_ckpts(graphed, resumed_eager, exact=False)
-    eager = _run(tmp_path / 'eager', data, graph=False)
-    eager_to_graph = _run(tmp_path / 'eg', data, True, tmp_path / 'eager' / 'iter_3.pth')
+    eager = train_tiny(tmp_path / 'eager', data, graph=False)
+    eager_to_graph = train_tiny(tmp_path / 'eg', data, True, tmp_path / 'eager' / 'iter_3.pth')
     _compare_ckpts(eager, eager_to_graph, exact=False)
     log = open(glob.glob(str(tmp_path / 'eg' / '*' / '*.log'))[0]).read()
     assert 'cuda_graph: captured the train step' in log

@@ -4,8 +4,6 @@ import copy
 import pytest
 import torch
 
-from conftest import tiny_model_cfg
-
 
 def _count(module):
     return sum(p.numel() for p in module.parameters())
@@ -89,11 +87,11 @@ def test_spectral_norm_iterates_only_in_train_mode():
         assert torch.equal(a, b), k
 
 
-def _build(cfg=None):
+def _build(cfg):
     from mmagic.registry import MODELS
     from mmengine.optim import build_optim_wrapper
     torch.manual_seed(0)
-    model = MODELS.build(cfg or tiny_model_cfg())
+    model = MODELS.build(cfg)
     optim = build_optim_wrapper(model, dict(
         constructor='MultiOptimWrapperConstructor',
         generators=dict(optimizer=dict(type='Adam', lr=1e-3, betas=(0.5, 0.999),
@@ -111,9 +109,9 @@ def _same(a, b):
     return all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_decoupled_updates():
+def test_decoupled_updates(tiny_model_cfg):
     """D step changes only D (encoder included), G step only G; D frozen in G step."""
-    model, optim = _build()
+    model, optim = _build(tiny_model_cfg())
     real = {'A': torch.rand(2, 3, 64, 64) * 2 - 1, 'B': torch.rand(2, 3, 64, 64) * 2 - 1}
     s0_g, s0_d = _snapshot(model.generators), _snapshot(model.discriminators)
     seen = {}
@@ -142,13 +140,13 @@ def test_decoupled_updates():
         assert torch.isfinite(log[key])
 
 
-def test_loss_weights_come_from_config():
+def test_loss_weights_come_from_config(tiny_model_cfg):
     cfg = tiny_model_cfg()
     cfg.update(adv_loss=dict(type='NICEGANAdversarialLoss', loss_weight=2.0),
                cycle_loss=dict(type='L1Loss', loss_weight=3.0),
                recon_loss=dict(type='L1Loss', loss_weight=0.0))
     model, optim = _build(cfg)
-    ref_model, _ = _build()
+    ref_model, _ = _build(tiny_model_cfg())
     real = {'A': torch.rand(1, 3, 64, 64) * 2 - 1, 'B': torch.rand(1, 3, 64, 64) * 2 - 1}
     with torch.no_grad():
         _, log = model.discriminator_loss(real)
@@ -158,9 +156,9 @@ def test_loss_weights_come_from_config():
     assert log_g['loss_recon_A'] == 0
 
 
-def test_translation_and_val_step_outputs():
+def test_translation_and_val_step_outputs(tiny_model_cfg):
     from mmagic.structures import DataSample
-    model, _ = _build()
+    model, _ = _build(tiny_model_cfg())
     model.eval()
     x = torch.rand(2, 3, 64, 64) * 2 - 1
     with torch.no_grad():
@@ -178,7 +176,7 @@ def test_translation_and_val_step_outputs():
         assert 0 <= s.fake_B.min() and s.fake_B.max() <= 255
 
 
-def test_other_registered_modules_with_the_same_interface():
+def test_other_registered_modules_with_the_same_interface(tiny_model_cfg):
     """generator/discriminator configs may name any module with the documented interface."""
     import torch.nn as nn
     from mmagic.registry import MODELS

@@ -11,8 +11,6 @@ import torch
 
 from nicegan_plugin.utils.profiling import AtenCallCounter, count_aten_calls
 
-from conftest import ROOT
-
 #: the paper's structure (6 blocks, n_dis 7) with tiny channels: counts do not depend on
 #: channels or image size, time does
 PAPER_SHAPED = dict(ch=2, n_res=6, n_dis=7, img_size=96, light=True)
@@ -115,7 +113,7 @@ def _paper_shaped_pair():
 def test_train_step_needs_fewer_aten_calls_than_the_official_order_for_the_same_numbers():
     """``train_on_batch`` vs the official loop's order of work on the same networks:
     equal weights after the iterations (float64), and at most 0.78x the ATen calls
-    (measured 0.74x; against the official code itself, see README "Speed")."""
+    (measured 0.74x; against the official code itself, see docs/speed.md)."""
     from nicegan_plugin.official.benchmark import official_order_step
     model, optim, reference, ref_optim, batches = _paper_shaped_pair()
     model.train_on_batch(batches[0], optim)
@@ -131,29 +129,29 @@ def test_train_step_needs_fewer_aten_calls_than_the_official_order_for_the_same_
         torch.testing.assert_close(value, ref_state[key], rtol=1e-9, atol=1e-12, msg=key)
 
 
-def test_benchmark_tool_names_a_missing_official_clone(tmp_path):
+def test_benchmark_tool_names_a_missing_official_clone(tmp_path, project_root):
     proc = subprocess.run([sys.executable, 'tools/benchmark.py', '--official-repo',
-                           str(tmp_path), '--device', 'cpu'], cwd=ROOT, capture_output=True,
+                           str(tmp_path), '--device', 'cpu'], cwd=project_root, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 1
     assert 'networks.py' in proc.stderr and str(tmp_path) in proc.stderr
     assert 'Traceback' not in proc.stderr
 
 
-def _official_clone():
+def _official_clone(project_root):
     path = os.environ.get('NICEGAN_OFFICIAL_REPO',
-                          osp.join(osp.dirname(ROOT), 'official', 'NICE-GAN-pytorch'))
+                          osp.join(osp.dirname(project_root), 'official', 'NICE-GAN-pytorch'))
     if not osp.isfile(osp.join(path, 'networks.py')):
         pytest.skip('no clone of the official NICE-GAN-pytorch (set NICEGAN_OFFICIAL_REPO)')
     return path
 
 
-def test_benchmark_runs_the_official_code_on_the_same_numbers():
+def test_benchmark_runs_the_official_code_on_the_same_numbers(project_root):
     """With a clone of the official code: in float64 both sides end with the same weights
     and the first losses agree; the plugin makes at most half the ATen calls."""
     from nicegan_plugin.official.benchmark import run_benchmark
-    result = run_benchmark(_official_clone(), 'cpu', img_size=96, ch=2, n_res=6, n_dis=7,
-                           iters=1, warmup=1, dtype=torch.float64, log=lambda line: None)
+    result = run_benchmark(_official_clone(project_root), 'cpu', img_size=96, ch=2, n_res=6,
+                           n_dis=7, iters=1, warmup=1, dtype=torch.float64, log=lambda line: None)
     assert result.weights_diff['eager']['rel'] < 1e-9
     assert result.first_loss_rel_diff['eager'] < 1e-12
     # the paper's structure: at most half the official code's calls (0.49x measured)

@@ -5,26 +5,27 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT, fixture_dir
 
-
-def _official(name):
-    return torch.load(f'{fixture_dir(name)}/official_params_init.pt', weights_only=True)
+@pytest.fixture(scope='module')
+def load_official(fixture_dir):
+    """``load_official(name)``: the official checkpoint of a parity fixture (a fresh dict)."""
+    return lambda name: torch.load(f'{fixture_dir(name)}/official_params_init.pt',
+                                   weights_only=True)
 
 
 @pytest.mark.parametrize('name,light,ch,n_res,n_dis,size', [
     ('light64', True, 16, 2, 6, 256), ('full64', False, 8, 1, 6, 64)])
-def test_infers_architecture(name, light, ch, n_res, n_dis, size):
+def test_infers_architecture(name, light, ch, n_res, n_dis, size, load_official):
     from nicegan_plugin.official.converter import infer_config
-    arch = infer_config(_official(name))
+    arch = infer_config(load_official(name))
     assert (arch['light'], arch['ch'], arch['n_res'], arch['n_dis'], arch['img_size']) == \
         (light, ch, n_res, n_dis, size)
 
 
 @pytest.mark.parametrize('name', ['light64', 'full64'])
-def test_round_trip_official_plugin_official(name):
+def test_round_trip_official_plugin_official(name, load_official):
     from nicegan_plugin.official.converter import official_to_plugin, plugin_to_official
-    src = _official(name)
+    src = load_official(name)
     plugin, cfg = official_to_plugin(src, 'cat', 'dog')
     assert cfg['reachable_domains'] == ['cat', 'dog']
     assert any(k.startswith('generators.dog.') for k in plugin['state_dict'])
@@ -40,13 +41,13 @@ def test_round_trip_official_plugin_official(name):
             len(src[opt]['param_groups'][0]['params'])
 
 
-def test_optimizer_state_round_trip_after_training():
+def test_optimizer_state_round_trip_after_training(load_official):
     """Adam moments follow their parameters through both conversions."""
     from mmagic.registry import MODELS
     from mmengine.optim import build_optim_wrapper
 
     from nicegan_plugin.official.converter import official_to_plugin, plugin_to_official
-    plugin, cfg = official_to_plugin(_official('light64'))
+    plugin, cfg = official_to_plugin(load_official('light64'))
     model = MODELS.build(cfg)
     model.load_state_dict(plugin['state_dict'])
     optim = build_optim_wrapper(model, dict(
@@ -71,13 +72,13 @@ def test_optimizer_state_round_trip_after_training():
     assert all(g_state[i]['exp_avg'].shape == params[i].shape for i in g_state)
 
 
-def test_refusals():
+def test_refusals(load_official):
     from nicegan_plugin.official.converter import (
         ConversionError,
         official_to_plugin,
         plugin_to_official,
     )
-    src = _official('light64')
+    src = load_official('light64')
     with pytest.raises(ConversionError, match='not an official NICE-GAN checkpoint'):
         official_to_plugin({'state_dict': {}})
     bad = dict(src, disA=dict(src['disA'], extra_layer=torch.zeros(1)))
@@ -93,13 +94,13 @@ def test_refusals():
         plugin_to_official({'state_dict': {'x': torch.zeros(1)}})
 
 
-def test_cli_writes_loadable_checkpoint_and_config(tmp_path):
+def test_cli_writes_loadable_checkpoint_and_config(tmp_path, project_root, fixture_dir):
     from mmagic.apis import init_model
     dst = tmp_path / 'c2d.pth'
     proc = subprocess.run([sys.executable, 'tools/convert_official_checkpoint.py',
                            f'{fixture_dir("full64")}/official_params_init.pt', str(dst),
                            '--domain-a', 'cat', '--domain-b', 'dog'],
-                          cwd=ROOT, capture_output=True, text=True)
+                          cwd=project_root, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / 'c2d.py').is_file()
     model = init_model(str(tmp_path / 'c2d.py'), str(dst), device='cpu')
@@ -110,26 +111,28 @@ def test_cli_writes_loadable_checkpoint_and_config(tmp_path):
     assert torch.allclose(out.double(), expected['fake_A2B'], atol=1e-5)
     back = tmp_path / 'back.pt'
     proc = subprocess.run([sys.executable, 'tools/convert_official_checkpoint.py', str(dst),
-                           str(back), '--to-official'], cwd=ROOT, capture_output=True, text=True)
+                           str(back), '--to-official'], cwd=project_root,
+                          capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert set(torch.load(back, weights_only=True)) >= {'gen2B', 'gen2A', 'disA', 'disB'}
 
 
-def test_cli_refuses_non_checkpoint(tmp_path):
+def test_cli_refuses_non_checkpoint(tmp_path, project_root):
     junk = tmp_path / 'junk.pt'
     junk.write_bytes(b'not a checkpoint')
     proc = subprocess.run([sys.executable, 'tools/convert_official_checkpoint.py', str(junk),
-                           str(tmp_path / 'o.pth')], cwd=ROOT, capture_output=True, text=True)
+                           str(tmp_path / 'o.pth')], cwd=project_root,
+                          capture_output=True, text=True)
     assert proc.returncode != 0 and 'junk.pt' in proc.stderr
     torch.save({'foo': torch.zeros(1)}, tmp_path / 'other.pt')
     proc = subprocess.run([sys.executable, 'tools/convert_official_checkpoint.py',
                            str(tmp_path / 'other.pt'), str(tmp_path / 'o.pth')],
-                          cwd=ROOT, capture_output=True, text=True)
+                          cwd=project_root, capture_output=True, text=True)
     assert proc.returncode == 1 and 'not an official NICE-GAN checkpoint' in proc.stderr
 
 
 @pytest.mark.parametrize('n_dis,light,size', [(7, True, 96), (8, True, 192), (7, False, 96)])
-def test_round_trip_other_architectures(n_dis, light, size):
+def test_round_trip_other_architectures(n_dis, light, size, tiny_model_cfg):
     """plugin -> official -> plugin for n_dis 7/8 (non-empty shared trunk) and full G."""
     from mmagic.registry import MODELS
 
@@ -138,8 +141,6 @@ def test_round_trip_other_architectures(n_dis, light, size):
         official_to_plugin,
         plugin_to_official,
     )
-
-    from conftest import tiny_model_cfg
     cfg = tiny_model_cfg(img_size=size, light=light)
     cfg['discriminator']['num_layers'] = n_dis
     model = MODELS.build(cfg)

@@ -6,11 +6,9 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT, fixture_dir
-
 
 @pytest.mark.parametrize('name', ['light64', 'full64'])
-def test_parity_fixture(name):
+def test_parity_fixture(name, fixture_dir):
     from nicegan_plugin.official.parity import run_parity
     report = run_parity(fixture_dir(name))
     groups = report.groups
@@ -22,17 +20,17 @@ def test_parity_fixture(name):
     assert not bad, report.table()
 
 
-def test_parity_cli_json(tmp_path):
+def test_parity_cli_json(tmp_path, project_root, fixture_dir):
     out = tmp_path / 'parity.json'
     proc = subprocess.run([sys.executable, 'tools/parity_check.py', fixture_dir('light64'),
-                           '--json', str(out)], cwd=ROOT, capture_output=True, text=True)
+                           '--json', str(out)], cwd=project_root, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert 'PASS' in proc.stdout
     data = json.loads(out.read_text())
     assert data['passed'] and data['worst_rel'] <= 1e-8
 
 
-def test_parity_detects_a_wrong_model(tmp_path, monkeypatch):
+def test_parity_detects_a_wrong_model(tmp_path, monkeypatch, fixture_dir):
     """The check can fail: a model that ignores the CAM residual weight is caught."""
     from nicegan_plugin.models import discriminator
     from nicegan_plugin.official.parity import run_parity
@@ -46,8 +44,8 @@ def test_parity_detects_a_wrong_model(tmp_path, monkeypatch):
     monkeypatch.setattr(discriminator.NICEGANDiscriminator, '_attend', orig)
 
 
-def test_parity_cli_rejects_non_fixture(tmp_path):
+def test_parity_cli_rejects_non_fixture(tmp_path, project_root):
     proc = subprocess.run([sys.executable, 'tools/parity_check.py', str(tmp_path)],
-                          cwd=ROOT, capture_output=True, text=True)
+                          cwd=project_root, capture_output=True, text=True)
     assert proc.returncode == 2
     assert 'not a parity fixture folder' in proc.stderr

@@ -8,10 +8,8 @@ import shutil
 import pytest
 import torch
 
-from conftest import ROOT, fixture_dir
 
-
-def test_runner_iteration_matches_official_step1(tmp_path):
+def test_runner_iteration_matches_official_step1(tmp_path, project_root, fixture_dir):
     from mmengine.config import Config
     from mmengine.hooks import Hook
     from mmengine.runner import Runner
@@ -34,7 +32,7 @@ def test_runner_iteration_matches_official_step1(tmp_path):
         torch.load(osp.join(fx, 'official_params_init.pt'), weights_only=True))
     torch.save(plugin_ckpt, tmp_path / 'init.pth')
 
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'nicegan_c2d.py'))
+    cfg = Config.fromfile(osp.join(project_root, 'configs', 'nicegan_c2d.py'))
     pipeline = [dict(type='LoadImageFromFile', key='img_A', color_type='color'),
                 dict(type='LoadImageFromFile', key='img_B', color_type='color'),
                 dict(type='PackInputs', keys=['img_A', 'img_B'], data_keys=['img_A', 'img_B'])]
@@ -75,7 +73,7 @@ def test_runner_iteration_matches_official_step1(tmp_path):
         assert captured[ours] == pytest.approx(w * ref[official], rel=1e-4), official
 
 
-def test_test_pipeline_equals_official_transform():
+def test_test_pipeline_equals_official_transform(project_root, photo_paths):
     """configs/nicegan_c2d.py's test pipeline + data preprocessor give, on real photos,
     what the official test transform gives (PIL RGB -> Resize((256, 256)) -> ToTensor ->
     Normalize(0.5, 0.5)), written here with torchvision as the independent reference."""
@@ -84,21 +82,15 @@ def test_test_pipeline_equals_official_transform():
     from mmengine.config import Config
     from mmengine.dataset import Compose, pseudo_collate
     from PIL import Image
-
-    from conftest import shared_dir
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'nicegan_c2d.py'))
+    cfg = Config.fromfile(osp.join(project_root, 'configs', 'nicegan_c2d.py'))
     pre = MODELS.build(cfg.model.data_preprocessor)
     pipeline = Compose(cfg.test_pipeline)
     official = T.Compose([T.Resize((256, 256)), T.ToTensor(),
                           T.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
-    faces = osp.join(shared_dir(), 'data', 'cat2dog_faces')
-    cats = sorted(os.listdir(osp.join(faces, 'cat')))[:4]
-    dogs = sorted(os.listdir(osp.join(faces, 'dog')))[:4]
-    items = [pipeline(dict(img_A_path=osp.join(faces, 'cat', c),
-                           img_B_path=osp.join(faces, 'dog', d))) for c, d in zip(cats, dogs)]
+    cats, dogs = photo_paths('cat', 4), photo_paths('dog', 4)
+    items = [pipeline(dict(img_A_path=c, img_B_path=d)) for c, d in zip(cats, dogs)]
     inputs = pre(pseudo_collate(items), True)['inputs']
     for i, (c, d) in enumerate(zip(cats, dogs)):
-        for key, path in (('img_cat', osp.join(faces, 'cat', c)),
-                          ('img_dog', osp.join(faces, 'dog', d))):
+        for key, path in (('img_cat', c), ('img_dog', d)):
             ref = official(Image.open(path).convert('RGB'))
             torch.testing.assert_close(inputs[key][i], ref, rtol=0, atol=1e-6)

@@ -43,12 +43,9 @@ def test_long_names_are_shortened_to_fit():
     assert short.startswith('..') and short.endswith('_007') and len(short) < 20
 
 
-def test_labelled_cam_grid_contains_the_official_panels():
-    from mmagic.registry import MODELS
-
-    from conftest import tiny_model_cfg
+def test_labelled_cam_grid_contains_the_official_panels(build_tiny_model):
     torch.manual_seed(0)
-    model = MODELS.build(tiny_model_cfg('day', 'night', img_size=64)).eval()
+    model = build_tiny_model('day', 'night', img_size=64).eval()
     images = {'day': torch.rand(3, 3, 64, 64) * 2 - 1, 'night': torch.rand(2, 3, 64, 64) * 2 - 1}
     names = {'day': ['d1.png', 'd2.png', 'd3.png'], 'night': ['n1.png', 'n2.png']}
     grid = labelled_cam_grid(model, images, names, gap=8)
