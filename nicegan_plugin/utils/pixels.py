@@ -2,7 +2,8 @@
 and the heatmap overlay.
 
 Translators (:mod:`nicegan_plugin.inference.translator`) take and return RGB in
-[-1, 1], (N, 3, H, W) float32: ``x = (rgb_uint8 - 127.5) / 127.5`` in, ``round(clip(y * 127.5 + 127.5, 0, 255))`` out.
+[-1, 1], (N, 3, H, W) float32: ``x = (rgb_uint8 - 127.5) / 127.5`` in,
+``round(clip(y * 127.5 + 127.5, 0, 255))`` out.
 :class:`ModelIO` converts between that and a model's own space, which its
 ``DataPreprocessor`` defines (the NICE-GAN configs use ``mean=std=127.5``,
 ``output_channel_order='RGB'``, i.e. the same space; MMagic's CycleGAN configs keep BGR).
