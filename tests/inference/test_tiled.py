@@ -1,0 +1,200 @@
+"""Tiled translation equals whole-image translation, in bounded memory (issue 20).
+
+The paper-size light networks (ch = 64, 6 AdaILN blocks, n_dis = 7) with random weights
+in eval mode translate real cat/dog photos of several sizes whole and tiled; tile sizes
+include ones that do not divide the image, the smallest allowed and one larger than the
+image. A dispatch mode records every tensor the tiled run allocates, so a stage that ran
+on the whole image would fail the memory test.
+"""
+import os.path as osp
+from typing import Callable, Tuple
+
+import numpy as np
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from nicegan_plugin.inference.tiled import (
+    TilingError,
+    choose_mode,
+    estimate_tiled_bytes,
+    estimate_whole_bytes,
+    min_tile,
+    store_bytes,
+    tiled_translate,
+)
+from nicegan_plugin.models import NICEGANDiscriminator, NICEGANGenerator
+from nicegan_plugin.utils.image_io import read_rgb, resize_rgb
+
+#: float32 tolerance of the issue (y in [-1, 1]); measured ~2e-6
+ATOL = 1e-4
+
+
+@pytest.fixture(scope='module')
+def nets() -> Tuple[NICEGANDiscriminator, NICEGANGenerator]:
+    torch.manual_seed(0)
+    gen = NICEGANGenerator(base_channels=64, num_blocks=6, light=True).eval()
+    disc = NICEGANDiscriminator(base_channels=64, num_layers=7).eval()
+    return disc, gen
+
+
+@pytest.fixture(scope='module')
+def photo(shared_dir) -> Callable[[str, int, int], torch.Tensor]:
+    """``photo(name, height, width)``: a real cat/dog photo (178x218), resized to cover
+    ``height x width`` and centre-cropped, as a (1, 3, H, W) tensor in [-1, 1]."""
+    def load(name: str, height: int, width: int) -> torch.Tensor:
+        rgb = read_rgb(osp.join(shared_dir, 'data', 'cat2dog_faces', name))
+        h, w = rgb.shape[:2]
+        scale = max(height / h, width / w)
+        rgb = resize_rgb(rgb, (max(height, round(h * scale)), max(width, round(w * scale))))
+        top, left = (rgb.shape[0] - height) // 2, (rgb.shape[1] - width) // 2
+        rgb = rgb[top:top + height, left:left + width]
+        return torch.from_numpy(np.array(rgb)).permute(2, 0, 1)[None].float() / 127.5 - 1
+    return load
+
+
+def whole(disc, gen, x) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The reference: ``generator(encoder.encode(x))`` and the heatmap ``z.sum(1)``."""
+    with torch.no_grad():
+        z = disc.encode(x)
+        return gen(z), z.sum(dim=1, keepdim=True)
+
+
+def assert_equal(got, ref) -> None:
+    (y, heat), (y_ref, heat_ref) = got, ref
+    assert y.shape == y_ref.shape and y.dtype == torch.float32 and y.device.type == 'cpu'
+    assert (y - y_ref).abs().max().item() <= ATOL
+    # the heatmap sums 128 channels (|heat| ~ 1e4 with random weights): float32 relative
+    assert heat.shape == heat_ref.shape
+    assert (heat - heat_ref).abs().max().item() <= 1e-6 * heat_ref.abs().max().item() + ATOL
+
+
+@pytest.mark.parametrize('name,size,tiles', [
+    ('cat/103.jpg', (96, 136), (40,)),          # a tile that divides neither side
+    ('dog/1092.jpg', (128, 200), (56,)),        # landscape
+    ('cat/13.jpg', (132, 96), (36, 512)),       # portrait, odd tile count; one tile
+])
+def test_tiled_equals_whole_on_photos(nets, photo, name, size, tiles):
+    disc, gen = nets
+    x = photo(name, *size)
+    ref = whole(disc, gen, x)
+    for tile in tiles:
+        assert_equal(tiled_translate(disc, gen, x, tile, heatmap=True), ref)
+
+
+def test_smallest_tile_and_memory_storage(nets, photo):
+    """The smallest tile min_tile allows is exact too (every tile reads halos from up to
+    8 neighbours), with the maps in host memory instead of files. The encoder comes from
+    an n_dis = 6 discriminator (same encoder layers, ch = 64), whose heads take 48 px
+    inputs (n_dis = 7: 96), so that the reference runs on a small image."""
+    _, gen = nets
+    disc = NICEGANDiscriminator(base_channels=64, num_layers=6).eval()
+    tile = min_tile(disc, gen)
+    assert tile == 8  # halo 7 px: the encoder's two 4x4/2 convs and the stem's 3x3
+    x = photo('dog/1095.jpg', 48, 60)
+    assert_equal(tiled_translate(disc, gen, x, tile, heatmap=True, storage='memory'),
+                 whole(disc, gen, x))
+
+
+def test_heatmap_off_returns_none(nets, photo):
+    disc, gen = nets
+    y, heat = tiled_translate(disc, gen, photo('cat/104.jpg', 64, 64), 32)
+    assert heat is None and y.shape == (1, 3, 64, 64)
+
+
+class _LargestTensor(TorchDispatchMode):
+    """Records the largest feature map (elements of a (1, C, ...) tensor, not weights
+    nor meta tensors) any ATen op returns."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.largest = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in (out if isinstance(out, (tuple, list)) else (out,)):
+            if isinstance(t, torch.Tensor) and t.device.type != 'meta' \
+                    and t.dim() >= 4 and t.shape[0] == 1:
+                self.largest = max(self.largest, t.numel())
+        return out
+
+
+def test_tiles_bound_memory(nets, photo):
+    """Every tensor of a tiled run is bounded by the tile (the largest is the final
+    pass's 64-channel full-resolution block with its 3 px halo); the whole-image run's
+    largest is the padded 64 x H x W map. The stored maps peak at store_bytes."""
+    disc, gen = nets
+    x, tile = photo('cat/136.jpg', 96, 136), 32
+    with _LargestTensor() as tiled_mode:
+        info = {}
+        tiled_translate(disc, gen, x, tile, info=info)
+    with _LargestTensor() as whole_mode:
+        whole(disc, gen, x)
+    assert whole_mode.largest >= 64 * 96 * 136  # (the reflect-padded 64 x H x W map)
+    assert tiled_mode.largest <= 64 * (tile + 16) ** 2 < whole_mode.largest / 5
+    assert info['store_peak_bytes'] == store_bytes(disc, gen, 96, 136) == 4 * 24 * 34 * 256 * 4
+    assert info['passes'] == 18 and info['tiles'] == 3 * 5
+
+
+def test_bad_input_is_one_line(nets, photo, tmp_path):
+    disc, gen = nets
+    x = photo('cat/138.jpg', 64, 64)
+    cases = [
+        (dict(tile=4), 'smaller than the 8 px'),
+        (dict(x=x[:, :, :62]), 'multiples of 4'),
+        (dict(gen=NICEGANGenerator(base_channels=8, num_blocks=1, light=False).eval()),
+         'light=False'),
+        # 400000 x 400000 px (an expanded view: no memory): ~40 TB of maps
+        (dict(x=torch.zeros(1, 3, 1, 1).expand(1, 3, 400000, 400000)), 'GiB of temporary'),
+        (dict(x=torch.zeros(1, 3, 1, 1).expand(1, 3, 400000, 400000), storage='memory'),
+         'GiB of host memory'),
+        (dict(x=x.double()), 'float32'),
+    ]
+    for kwargs, expected in cases:
+        args = dict(disc=disc, gen=gen, x=x, tile=32, storage='disk')
+        args.update(kwargs)
+        with pytest.raises(TilingError, match=expected) as err:
+            tiled_translate(args['disc'], args['gen'], args['x'], args['tile'],
+                            storage=args['storage'], workdir=str(tmp_path))
+        assert '\n' not in str(err.value)
+    disc.train()
+    try:
+        before = {k: v.clone() for k, v in disc.state_dict().items()}
+        with pytest.raises(TilingError, match='eval'):
+            tiled_translate(disc, gen, x, 32)
+        # the dry runs behind these never evaluate a spectral norm (no power iteration)
+        assert min_tile(disc, gen) == 8 and store_bytes(disc, gen, 64, 64) > 0
+        with pytest.raises(TilingError, match='even tiled'):
+            choose_mode(disc, gen, 64, 64, 0)
+    finally:
+        disc.eval()
+    assert all(torch.equal(v, before[k]) for k, v in disc.state_dict().items())
+    full = NICEGANGenerator(base_channels=8, num_blocks=1, light=False)
+    with pytest.raises(TilingError, match='light=False'):
+        min_tile(disc, full)
+    assert not list(tmp_path.iterdir())  # temporary files are unlinked
+
+
+def test_choose_mode(nets):
+    disc, gen = nets
+    h, w = 3000, 4000
+    whole_b = estimate_whole_bytes(disc, gen, h, w)
+    tiled_b = estimate_tiled_bytes(disc, gen, h, w, 512)
+    assert tiled_b < whole_b / 4
+    assert choose_mode(disc, gen, h, w, whole_b, 512)[:2] == ('whole', None)
+    mode, tile, why = choose_mode(disc, gen, h, w, whole_b - 1, 512)
+    assert (mode, tile) == ('tiled', 512) and 'tiles of 512 px' in why
+    with pytest.raises(TilingError, match='smaller --tile'):
+        choose_mode(disc, gen, h, w, tiled_b - 1, 512)
+    # no tile given: the largest multiple of 32 whose estimate fits
+    mode, tile, _ = choose_mode(disc, gen, h, w, tiled_b, None)
+    assert mode == 'tiled' and tile % 32 == 0 and tile >= 512
+    assert estimate_tiled_bytes(disc, gen, h, w, tile) <= tiled_b < \
+        estimate_tiled_bytes(disc, gen, h, w, tile + 32)
+    side = max(h, w)  # a budget just under the whole image's: large tiles, one at most
+    mode, tile, _ = choose_mode(disc, gen, h, w, whole_b - 1, None)
+    assert mode == 'tiled' and tile <= side and (
+        tile == side or estimate_tiled_bytes(disc, gen, h, w, side) > whole_b - 1)
+    # the maps in host memory count against the budget
+    assert estimate_tiled_bytes(disc, gen, h, w, 512, storage='memory') == \
+        tiled_b + store_bytes(disc, gen, h, w)
