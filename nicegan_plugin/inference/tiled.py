@@ -584,18 +584,8 @@ def _encoder_node(encoder: nn.Module, x_node: _Node) -> _Node:
 
 
 def _attention(encoder: nn.Module) -> Callable[[Tensor, bool], Tensor]:
-    """The encoder's CAM attention, per pixel: the features re-weighted by the RAW CAM
-    linear weight (both halves, as ``torch.cat([x, x])``), a 1x1 conv, the learned
-    residual weight ``gamma`` and LeakyReLU; the same operations, in the same order, as
-    ``NICEGANDiscriminator.encode`` after its convolutions (the tests compare them)."""
-    raw_w = encoder.cam_fc.parametrizations.weight.original  # (1, 4ch)
-    slope = encoder.lrelu.negative_slope
-
-    def attend(t: Tensor, inplace: bool) -> Tensor:
-        h = torch.cat([t, t], 1) * raw_w[:, :, None, None]
-        return F.leaky_relu(encoder.gamma * encoder.cam_conv(h) + t, slope, inplace=True)
-
-    return attend
+    """The encoder's CAM attention (``NICEGANDiscriminator.attend``), per pixel."""
+    return lambda t, inplace: encoder.attend(t)
 
 
 def _passes(generator: nn.Module) -> int:

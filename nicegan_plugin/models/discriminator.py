@@ -145,8 +145,10 @@ class NICEGANDiscriminator(BaseModule):
         self.output_sizes(x.shape[2], x.shape[3])
 
     # ----------------------------------------------------------------- forward
-    def _attend(self, x: torch.Tensor) -> torch.Tensor:
-        """CAM re-weighting with the raw (un-normalized) linear weight + residual."""
+    def attend(self, x: torch.Tensor) -> torch.Tensor:
+        """CAM attention: encoder features (B, 2ch, h, w) -> z of the same shape, by the
+        raw (un-normalized) CAM linear weight, a 1x1 conv and the learned residual weight
+        gamma. Per pixel, so tiled translation applies it tile by tile."""
         raw_w = self.cam_fc.parametrizations.weight.original  # (1, 4ch)
         h = torch.cat([x, x], 1) * raw_w[:, :, None, None]
         return self.lrelu(self.gamma * self.cam_conv(h) + x)
@@ -154,14 +156,14 @@ class NICEGANDiscriminator(BaseModule):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Encoder features z (B, 2ch, H/4, W/4) of images (B, C, H, W) in [-1, 1]."""
         self._check_input(x)
-        return self._attend(self.encoder(x))
+        return self.attend(self.encoder(x))
 
     def forward(self, x: torch.Tensor) -> DiscriminatorOutput:
         self._check_input(x)
         feat = self.encoder(x)
         pooled = torch.cat([F.adaptive_avg_pool2d(feat, 1), F.adaptive_max_pool2d(feat, 1)], 1)
         cam_logit = self.cam_fc(pooled.flatten(1))
-        z = self._attend(feat)
+        z = self.attend(feat)
         heatmap = torch.sum(z, dim=1, keepdim=True)
         h = self.trunk(z)
         local_logit = self.local_head(self.pad(self.local_body(h)))

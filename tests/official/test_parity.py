@@ -34,14 +34,14 @@ def test_parity_detects_a_wrong_model(tmp_path, monkeypatch, fixture_dir):
     """The check can fail: a model that ignores the CAM residual weight is caught."""
     from nicegan_plugin.models import discriminator
     from nicegan_plugin.official.parity import run_parity
-    orig = discriminator.NICEGANDiscriminator._attend
+    orig = discriminator.NICEGANDiscriminator.attend
 
     def wrong(self, x):  # drops the CAM residual (gamma * conv1x1(...))
         return torch.nn.functional.leaky_relu(x, 0.2)
-    monkeypatch.setattr(discriminator.NICEGANDiscriminator, '_attend', wrong)
+    monkeypatch.setattr(discriminator.NICEGANDiscriminator, 'attend', wrong)
     report = run_parity(fixture_dir('light64'))
     assert report.worst() > 1e-4
-    monkeypatch.setattr(discriminator.NICEGANDiscriminator, '_attend', orig)
+    monkeypatch.setattr(discriminator.NICEGANDiscriminator, 'attend', orig)
 
 
 def test_parity_cli_rejects_non_fixture(tmp_path, project_root):
