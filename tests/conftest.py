@@ -2,14 +2,14 @@
 fixture returns a function); no test imports another test module (tests/test_architecture.py
 checks it).
 
-Paths: ``project_root``, ``shared_dir`` (``../shared``), ``fixture_dir(name)`` (official
+Paths: ``project_root``, ``photo_dir`` (tests/data/photos), ``fixture_dir(name)`` (official
 parity fixtures). Tiny configs: ``tiny_config`` (tests/configs/tiny_h2z.py),
 ``tiny_config_file(name)``, ``tiny_size``, ``tiny_paper_config(data_root)`` (the paper's
 horse2zebra config with the tiny networks) and the ``config_files`` marker. Tiny models:
 ``tiny_model_cfg(...)``, ``build_tiny_model(...)``, ``tiny_checkpoint`` (what training writes)
 and ``tiny`` (its model loaded). Tiny data sets: ``make_image_set(root, n_a, n_b, size)``
 (synthetic), ``photo_paths`` / ``read_photos`` / ``make_photo_set`` (real cat/dog photos of
-``../shared/data/cat2dog_faces``). Running: ``data_root_options`` / ``data_root_args``,
+tests/data/photos, MIT-licensed, see its README). Running: ``data_root_options`` / ``data_root_args``,
 ``make_tiny_runner(...)``, ``run_tools``, ``data_check_cache``.
 """
 import copy
@@ -35,24 +35,17 @@ _TINY_CONFIG = osp.join(_ROOT, 'tests', 'configs', 'tiny_h2z.py')
 _PAPER_CONFIG = osp.join(_ROOT, 'configs', 'nicegan',
                          'nicegan_light_1xb1-100kiters_horse2zebra.py')
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+#: 12 cat and 12 dog photos from the official repository (MIT; tests/data/photos/README.md)
+_PHOTO_DIR = osp.join(_ROOT, 'tests', 'data', 'photos')
 _runs = itertools.count()
 
 
 # ------------------------------------------------------------------ implementations
-def _shared_dir() -> str:
-    """``../shared`` beside the project root, or $NICEGAN_SHARED; fails loudly if absent."""
-    path = os.environ.get('NICEGAN_SHARED', osp.join(osp.dirname(_ROOT), 'shared'))
-    if not osp.isdir(path):
-        pytest.fail(f'shared folder not found at {path}: the parity fixtures and photos live '
-                    'there (set NICEGAN_SHARED to its location)')
-    return path
-
-
 def _fixture_dir(name: str) -> str:
     """Folder of the official parity fixture ``name`` (light64, full64)."""
-    path = osp.join(_shared_dir(), 'fixtures', 'official_parity', name)
+    path = osp.join(_ROOT, 'tests', 'data', 'official_parity', name)
     if not osp.isdir(path):
-        pytest.fail(f'parity fixture missing: {path}')
+        pytest.fail(f'parity fixture missing: {path} (made by tools/make_parity_fixture.py)')
     return path
 
 
@@ -148,7 +141,7 @@ def _make_image_set(root: str, n_a: int = 4, n_b: int = 4, size: int = 72,
 
 def _photo_paths(animal: str, count: int = 2) -> List[str]:
     """The first ``count`` (sorted) real photos of ``animal`` ('cat' or 'dog', 178x218 JPEG)."""
-    folder = osp.join(_shared_dir(), 'data', 'cat2dog_faces', animal)
+    folder = osp.join(_PHOTO_DIR, animal)
     paths = sorted(glob.glob(osp.join(folder, '*.jpg')))
     if len(paths) < count:
         pytest.fail(f'{folder} holds {len(paths)} photos; the test needs {count}')
@@ -241,9 +234,9 @@ def project_root() -> str:
 
 
 @pytest.fixture(scope='session')
-def shared_dir() -> str:
-    """``../shared`` (parity fixtures, real photos), or $NICEGAN_SHARED."""
-    return _shared_dir()
+def photo_dir() -> str:
+    """tests/data/photos: ``cat/`` and ``dog/``, 12 real photos each (178x218 JPEG)."""
+    return _PHOTO_DIR
 
 
 @pytest.fixture(scope='session')

@@ -39,11 +39,11 @@ def nets() -> Tuple[NICEGANDiscriminator, NICEGANGenerator]:
 
 
 @pytest.fixture(scope='module')
-def photo(shared_dir) -> Callable[[str, int, int], torch.Tensor]:
+def photo(photo_dir) -> Callable[[str, int, int], torch.Tensor]:
     """``photo(name, height, width)``: a real cat/dog photo (178x218), resized to cover
     ``height x width`` and centre-cropped, as a (1, 3, H, W) tensor in [-1, 1]."""
     def load(name: str, height: int, width: int) -> torch.Tensor:
-        rgb = read_rgb(osp.join(shared_dir, 'data', 'cat2dog_faces', name))
+        rgb = read_rgb(osp.join(photo_dir, name))
         h, w = rgb.shape[:2]
         scale = max(height / h, width / w)
         rgb = resize_rgb(rgb, (max(height, round(h * scale)), max(width, round(w * scale))))
