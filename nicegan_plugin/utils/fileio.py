@@ -5,12 +5,13 @@ are flushed and fsync-ed, then ``os.replace``-d over the target, so a reader see
 old file or the new one, never a part. The file gets the mode an ordinary ``open``
 would give it (0666 minus the process umask), not ``mkstemp``'s 0600.
 """
+import contextlib
 import io
 import os
 import os.path as osp
 import re
 import tempfile
-from typing import Any, Union
+from typing import Any, Iterator, Union
 
 #: prefix of the temporary files (``.<name>.tmp-XXXX``); see :func:`remove_stale_temp_files`
 TEMP_PREFIX = '.'
@@ -42,6 +43,30 @@ def atomic_write(path: Union[str, os.PathLike], data: Union[bytes, str]) -> None
         if osp.exists(tmp):
             os.remove(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_path(path: Union[str, os.PathLike]) -> Iterator[str]:
+    """``with atomic_path(out) as tmp: writer(tmp)``: for writers that need a file name
+    (encoders, exporters, ``savefig``). ``tmp`` is a fresh temporary name in ``out``'s folder
+    with ``out``'s extension (writers pick formats by it); when the block ends without an
+    exception the file is fsync-ed and renamed over ``out``, else it is removed."""
+    path = os.fspath(path)
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    base = osp.basename(path)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX + base + TEMP_TAG,
+                               suffix=osp.splitext(base)[1], dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        with open(tmp, 'rb+') as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, _umask_mode())
+        os.replace(tmp, path)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
 
 
 def atomic_torch_save(obj: Any, path: Union[str, os.PathLike]) -> None:
