@@ -8,8 +8,8 @@ within 1 grey level; a non-image upload shows its message in the page and the se
 goes on translating (a greyscale photo next). A screenshot is saved in the test's tmp
 folder, and to docs/demo_screenshot.png with NICEGAN_UPDATE_SCREENSHOT=1.
 
-tools/run_tests.sh installs the browser where it can (root + apt-get); without it these
-tests skip with the reason (``pytest -ra`` prints it)."""
+Without the browser these tests skip with one line saying how to get it (``pytest -ra``
+prints it); CI's ``.ci/run`` installs it first, the test command never installs anything."""
 import io
 import os
 import os.path as osp
@@ -39,9 +39,9 @@ CHROMIUM_FLAGS = ('--headless', '--no-sandbox', '--disable-gpu', '--disable-quic
 def browser_or_skip() -> None:
     missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
     if missing:
-        pytest.skip(f'browser test skipped: {" and ".join(missing)} not found; install '
-                    "Debian's chromium and chromium-driver (tools/run_tests.sh does it when "
-                    'run as root with apt-get)')
+        pytest.skip(f'browser test: {" and ".join(missing)} not found; to run it: '
+                    'sudo apt-get install chromium chromium-driver (Debian/Ubuntu), or set '
+                    'NICEGAN_CHROMIUM / NICEGAN_CHROMEDRIVER')
 
 
 def free_port() -> int:
