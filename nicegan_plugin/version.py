@@ -1,1 +1,2 @@
+"""The plugin's version (read by setup.py)."""
 __version__ = '0.1.0'
