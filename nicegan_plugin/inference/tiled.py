@@ -80,7 +80,10 @@ class _Stats:
         n = t.shape[2] * t.shape[3]
         if t.device.type == 'cpu':
             _, mean, invstd = torch.native_batch_norm(t, None, None, None, None, True, 0.0, 0.0)
-            var = invstd.double().pow(-2)  # eps 0: invstd = 1/sqrt(var) (inf when var = 0)
+            # eps 0: invstd = 1/sqrt(var), except for a flat channel (var = 0), where the
+            # kernel returns invstd = 0, not inf: its variance is 0, not 0 ** -2 = inf
+            invstd = invstd.double()
+            var = torch.where(invstd > 0, invstd.pow(-2), torch.zeros_like(invstd))
         else:
             var, mean = torch.var_mean(t, dim=(0, 2, 3), correction=0)
         mean = mean.double().cpu().numpy()
@@ -95,6 +98,9 @@ class _Stats:
         """Instance (per channel) and layer (over C, H, W) means and UNBIASED variances
         (``torch.var``, as :func:`~nicegan_plugin.models.norms._moments`)."""
         n, c = self.count, self.mean.shape[0]
+        if not (np.isfinite(self.mean).all() and np.isfinite(self.m2).all()):
+            raise TilingError('non-finite feature statistics in tiled translation: the '
+                              'input or the model\'s weights hold inf or NaN')
         mean_ln = float(self.mean.mean())
         m2_ln = float(self.m2.sum() + n * ((self.mean - mean_ln) ** 2).sum())
         return self.mean, self.m2 / (n - 1), mean_ln, m2_ln / (c * n - 1)

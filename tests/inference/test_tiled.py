@@ -6,6 +6,7 @@ include ones that do not divide the image, the smallest allowed and one larger t
 image. A dispatch mode records every tensor the tiled run allocates, so a stage that ran
 on the whole image would fail the memory test.
 """
+import copy
 import os.path as osp
 from typing import Callable, Tuple
 
@@ -25,6 +26,7 @@ from nicegan_plugin.inference.tiled import (
 )
 from nicegan_plugin.models import NICEGANDiscriminator, NICEGANGenerator
 from nicegan_plugin.utils.image_io import read_rgb, resize_rgb
+from nicegan_plugin.utils.pixels import to_uint8
 
 #: float32 tolerance of the issue (y in [-1, 1]); measured ~2e-6
 ATOL = 1e-4
@@ -94,6 +96,53 @@ def test_smallest_tile_and_memory_storage(nets, photo):
     x = photo('dog/1095.jpg', 48, 60)
     assert_equal(tiled_translate(disc, gen, x, tile, heatmap=True, storage='memory'),
                  whole(disc, gen, x))
+
+
+def _flat_inputs(photo):
+    """Inputs whose tiles are flat (every pixel of a tile equal in every channel): a
+    constant map's variance is 0, which the per-tile statistics must report as 0."""
+    banded = photo('dog/1112.jpg', 96, 136).clone()
+    banded[:, :, :36] = -1      # a black band wider than a tile (letterbox)
+    banded[:, :, :, -44:] = -1  # and one down the right side
+    grey = photo('cat/14.jpg', 96, 136).clone()
+    grey[:, :, 20:76, 30:110] = torch.tensor([0.2, -0.4, 0.6]).view(1, 3, 1, 1)
+    h, w = 96, 128  # (the n_dis = 7 reference takes 96 px and more)
+    rows = torch.arange(h).view(h, 1) // 16
+    cols = torch.arange(w).view(1, w) // 16
+    checker = ((rows + cols) % 2 * 2 - 1).float()  # 16 px squares of -1 / 1
+    return {
+        'black bands': banded,
+        'uniform patch': grey,
+        'black': torch.full((1, 3, h, w), -1.0),
+        'white': torch.full((1, 3, h, w), 1.0),
+        'constant grey': torch.full((1, 3, h, w), 0.3),
+        'extreme checkerboard': checker.expand(1, 3, h, w).contiguous(),
+        'saturated colours': torch.stack([checker, -checker, checker.flip(1)])[None],
+    }
+
+
+@pytest.mark.parametrize('tile', [32, 40])
+def test_flat_tiles_constant_images_and_extremes(nets, photo, tile):
+    """Flat tiles (black bands, a uniform patch, constant images) and inputs at the
+    extremes of the range (-1 and 1 only) tile exactly too: a flat tile once got an
+    infinite variance from the CPU statistics kernel and translated 127 grey levels off.
+
+    Normalising a (nearly) constant map divides float32 rounding noise by sqrt(eps):
+    on a constant image the whole-image float32 result itself is ~3e-4 from the float64
+    one. So the tiled result is held to the float64 reference: no farther from it than
+    the whole-image float32 result is, plus ``ATOL``; and to the same 8-bit image within
+    one grey level (a rounding tie)."""
+    disc, gen = nets
+    disc64, gen64 = copy.deepcopy(disc).double(), copy.deepcopy(gen).double()
+    for name, x in _flat_inputs(photo).items():
+        y, heat = tiled_translate(disc, gen, x, tile, heatmap=True)
+        y32, heat32 = whole(disc, gen, x)
+        y64, _ = whole(disc64, gen64, x.double())
+        err, err32 = ((t.double() - y64).abs().max().item() for t in (y, y32))
+        assert err <= err32 + ATOL, f'{name}: tiled {err:.3g} from float64, whole {err32:.3g}'
+        grey = np.abs(to_uint8(y.numpy()).astype(int) - to_uint8(y32.numpy())).max()
+        assert grey <= 1, f'{name}: {grey} grey levels'
+        assert (heat - heat32).abs().max() <= 1e-6 * heat32.abs().max() + ATOL, name
 
 
 def test_heatmap_off_returns_none(nets, photo):

@@ -2,6 +2,7 @@
 and the Python API give the whole-image native-size translation of real photos."""
 import os
 import os.path as osp
+import shutil
 
 import numpy as np
 from PIL import Image
@@ -22,9 +23,12 @@ def _read(folder, name):
     return np.asarray(Image.open(osp.join(folder, name)).convert('RGB')).astype(int)
 
 
-def test_translate_tool_tiled_equals_whole(tmp_path, tiny_checkpoint, run_tools, read_photos):
+def test_translate_tool_tiled_equals_whole(tmp_path, tiny_checkpoint, run_tools, read_photos,
+                                           photo_dir):
     cfg, ckpt = tiny_checkpoint
     src, _ = _photos(tmp_path, read_photos, [(150, 203), (97, 131)])
+    # an unmodified photo (218x178) with a uniform band: flat 32 px tiles
+    shutil.copy(osp.join(photo_dir, 'cat', '136.jpg'), osp.join(src, 'band.jpg'))
     runs = {'whole': ['--native-size'], 'tiled': ['--native-size', '--tile', '32'],
             'auto': ['--native-size', '--max-memory', '2G'],
             'small': ['--native-size', '--tile', '4'],
@@ -34,9 +38,9 @@ def test_translate_tool_tiled_equals_whole(tmp_path, tiny_checkpoint, run_tools,
         for k, a in runs.items()])))
     for k in ('whole', 'tiled', 'auto'):
         assert procs[k].returncode == 0, procs[k].stderr[-1500:]
-    for name in ('cat0.png', 'cat1.png'):
+    for name in ('cat0.png', 'cat1.png', 'band.jpg'):
         whole = _read(tmp_path / 'whole', name)
-        assert whole.shape[:2] in ((150, 203), (97, 131))
+        assert whole.shape[:2] in ((150, 203), (97, 131), (218, 178))
         assert np.abs(_read(tmp_path / 'tiled', name) - whole).max() <= 1
         assert np.array_equal(_read(tmp_path / 'auto', name), whole)
     assert ': whole' in procs['auto'].stderr  # the log says which and why
