@@ -19,6 +19,7 @@ Config use (``inception_path=None``: ``$NICEGAN_INCEPTION``, the caches, or fid-
     dict(type='NICEGANTransKID', prefix='KID-horse-to-zebra', fake_nums=120,
          real_key='img_zebra', fake_key='fake_zebra', sample_model='orig')
 """
+from itertools import zip_longest
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -26,6 +27,7 @@ import torch
 import torch.nn as nn
 from mmagic.evaluation.metrics.fid import TransFID
 from mmagic.registry import METRICS
+from mmengine.dist import all_gather_object, get_world_size, is_main_process
 from torch import Tensor
 from torch.utils.data import DataLoader
 
@@ -140,6 +142,29 @@ class _OfflineInceptionMetric(TransFID):
     def evaluate(self) -> dict:
         FAKE_MEMO.clear()  # drop the references to the last batches
         return super().evaluate()
+
+    def _collect_target_results(self, target: str) -> Optional[List[Tensor]]:
+        """The ranks' ``<target>_results`` in the test sampler's order, each test item once.
+
+        MMEngine's ``DefaultSampler`` gives rank ``r`` of ``W`` the items ``r, r + W,
+        r + 2W, ...`` and pads the last round with the first items so that every rank gets
+        ``ceil(N / W)``. MMagic's ``GenMetric`` joins the ranks' results rank after rank and
+        keeps the first ``<target>_nums``, which keeps padded duplicates and drops real
+        items whenever ``W`` does not divide the count. As MMEngine's ``collect_results``
+        does, the ranks' lists are interleaved instead (round ``i`` of ranks ``0 .. W-1``:
+        the sampler's own order), then cut to ``<target>_nums``. Every rank returns them.
+        """
+        results = [r.cpu() for r in getattr(self, f'{target}_results')]
+        size = getattr(self, f'{target}_nums')
+        if get_world_size() > 1:
+            parts = all_gather_object(results)
+            results = [r for round_ in zip_longest(*parts) for r in round_ if r is not None]
+        size = len(results) if size == -1 else size
+        if is_main_process() and len(results) < size:
+            raise ValueError(
+                f'{self.prefix}: {len(results)} {target} images for {target}_nums={size}: '
+                'the test set holds fewer images than the metric expects')
+        return results[:size]
 
     @staticmethod
     def _fake_array(fake_results: List[Tensor]) -> np.ndarray:
