@@ -6,7 +6,8 @@ Usage: python tools/parity_check.py FIXTURE_DIR [--json OUT] [--tolerance 1e-8]
 Converts ``official_params_init.pt``, builds the model through the registry from the
 converted config, runs it in float64 and compares every eval output, every loss term
 at every step and every parameter / spectral-norm buffer after the last step.
-Exits 1 if any group's max relative error is above the tolerance.
+Exits 1 if any group's max relative error is above the tolerance, 2 if the folder is not
+a fixture. Fixtures: tests/data/official_parity (made by tools/make_parity_fixture.py).
 """
 import argparse
 import json
@@ -14,6 +15,7 @@ import os.path as osp
 import sys
 
 from nicegan_plugin.utils.cli import run_cli
+from nicegan_plugin.utils.fileio import atomic_write
 
 
 def main() -> int:
@@ -24,9 +26,9 @@ def main() -> int:
     parser.add_argument('--tolerance', type=float, default=1e-8,
                         help='max relative error per group (default 1e-8)')
     args = parser.parse_args()
-    required = ['meta.json', 'official_params_init.pt', 'inputs.pt', 'expected_eval.pt',
-                'expected_train.pt']
-    missing = [f for f in required if not osp.isfile(osp.join(args.fixture, f))]
+
+    from nicegan_plugin.official.fixture import FIXTURE_FILES
+    missing = [f for f in FIXTURE_FILES if not osp.isfile(osp.join(args.fixture, f))]
     if missing:
         print(f'error: {args.fixture} is not a parity fixture folder: missing {missing}',
               file=sys.stderr)
@@ -42,9 +44,9 @@ def main() -> int:
     print(f'worst relative error {worst:.3e} -> {"PASS" if ok else "FAIL"} '
           f'(tolerance {args.tolerance:g})')
     if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(dict(fixture=args.fixture, tolerance=args.tolerance, passed=ok,
-                           worst_rel=worst, groups=report.groups), f, indent=2)
+        atomic_write(args.json, json.dumps(dict(fixture=args.fixture, tolerance=args.tolerance,
+                                                passed=ok, worst_rel=worst,
+                                                groups=report.groups), indent=2))
     return 0 if ok else 1
 
 

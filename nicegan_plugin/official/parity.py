@@ -1,8 +1,9 @@
 """Compare the plugin with outputs of the official code (a parity fixture folder).
 
-Fixture format (``../shared/fixtures/official_parity/README.md``): ``meta.json``,
-``official_params_init.pt`` (official format), ``inputs.pt`` (float64 RGB [-1, 1]
-batches per step), ``expected_eval.pt`` and ``expected_train.pt``.
+Fixture format (``tests/data/official_parity/README.md``; made by
+``tools/make_parity_fixture.py``, :mod:`.fixture`): ``meta.json``,
+``official_params_init.pt`` (official format), ``inputs.pt`` (RGB batches per step),
+``expected_eval.pt`` and ``expected_train.pt``.
 
 Everything runs in float64 through the same objects a training run uses: the model
 is built by the registry from the converter's config, the optimizers by
@@ -19,6 +20,7 @@ import torch
 
 from .constants import OFFICIAL_ADAM
 from .converter import official_to_plugin, plugin_to_official
+from .fixture import load_final_state, load_inputs
 
 OFFICIAL_EVAL = ('disA_real_A', 'disB_real_B', 'fake_A2B', 'fake_B2A', 'fake_A2A',
                  'fake_B2B', 'fake_A2B2A', 'fake_B2A2B')
@@ -109,14 +111,15 @@ def run_parity(fixture: str, tolerance: float = 1e-8,
     model = MODELS.build(model_cfg)
     model.load_state_dict(plugin_ckpt['state_dict'])
     model.double()
-    inputs = torch.load(osp.join(fixture, 'inputs.pt'), weights_only=True)
+    inputs = load_inputs(fixture)
     report = Report(tolerance)
 
-    # ---- eval-mode outputs at the initial weights
+    # ---- eval-mode outputs at the initial weights (of the first images of batch 1)
     expected = torch.load(osp.join(fixture, 'expected_eval.pt'), weights_only=True)
     model.eval()
     with torch.no_grad():
-        real_a, real_b = inputs['real_A'][0], inputs['real_B'][0]
+        k = len(expected['fake_A2B'])
+        real_a, real_b = inputs['real_A'][0][:k], inputs['real_B'][0][:k]
         dis, gen = model.discriminators, model.generators
         out_a, out_b = dis['A'](real_a), dis['B'](real_b)
         fake_a2b, fake_b2a = gen['B'](out_a.z), gen['A'](out_b.z)
@@ -166,7 +169,7 @@ def run_parity(fixture: str, tolerance: float = 1e-8,
 
     # ---- every parameter and spectral-norm buffer after the last step
     final = plugin_to_official({'state_dict': model.state_dict()}, 'A', 'B')
-    for net, ref_sd in train_expected['final_state'].items():
+    for net, ref_sd in load_final_state(fixture, train_expected).items():
         for k, v in ref_sd.items():
             report.add(f'final_state/{net}', final[net][k], v)
     return report

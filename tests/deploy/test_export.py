@@ -36,7 +36,7 @@ def official_model(fixture_dir):
 
 @pytest.fixture(scope='module')
 def light(official_model):
-    return official_model('light64')
+    return official_model('light_ch3_64px')
 
 
 @pytest.fixture(scope='module')
@@ -143,7 +143,7 @@ def test_full_model_exports_at_its_size(tmp_path, official_model, read_photos):
     """Full model (MLP tied to img_size): fixed 64x64 even if dynamic size is asked for."""
     from nicegan_plugin.deploy.backends import open_translator
     from nicegan_plugin.deploy.export import export_translator
-    model = official_model('full64')
+    model = official_model('full_ch2_64px')
     notes = []
     for fmt in ('onnx', 'torchscript'):
         path = str(tmp_path / f'd2c.{fmt}')
@@ -307,7 +307,7 @@ def test_native_size(light, official_model, read_photos):
     assert diff.mean() < 3
     with pytest.raises(ValueError, match=r'takes 64x64 only, so it cannot translate at '
                                          r'native size'):
-        translate_arrays(official_model('full64'), [photo], 'dog', native_size=True)
+        translate_arrays(official_model('full_ch2_64px'), [photo], 'dog', native_size=True)
 
 
 def test_backends_translate_files_like_pytorch(light, light_files, tmp_path, read_photos):

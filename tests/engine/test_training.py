@@ -189,8 +189,8 @@ def _convert_fixture(fixture, tmp_path, start_iter, lr, domains=('horse', 'zebra
     return path
 
 
-LIGHT64 = ['model.generator.base_channels=16', 'model.generator.num_blocks=2',
-           'model.discriminator.base_channels=16']
+LIGHT64 = ['model.generator.base_channels=3', 'model.generator.num_blocks=2',
+           'model.discriminator.base_channels=3']  # the light_ch3_64px fixture's networks
 
 
 def test_resume_from_converted_official_checkpoint_continues_the_decay(
@@ -199,7 +199,7 @@ def test_resume_from_converted_official_checkpoint_continues_the_decay(
     use the official lr of steps 61..63 for a 63-step run (H = 31), not a restarted
     schedule nor the lr stored in the official optimizer."""
     data = make_image_set(str(tmp_path / 'data'), n_a=2, n_b=2, size=64)
-    ckpt = _convert_fixture(fixture_dir('light64'), tmp_path, start_iter=60, lr=8e-5)
+    ckpt = _convert_fixture(fixture_dir('light_ch3_64px'), tmp_path, start_iter=60, lr=8e-5)
     work = tmp_path / 'work'
     _run([sys.executable, 'tools/train.py', tiny_config, '--work-dir', str(work), '--resume',
           str(ckpt), '--cfg-options', 'train_cfg.max_iters=63',
@@ -218,7 +218,7 @@ def test_tools_refuse_checkpoints_of_another_model(tmp_path, project_root, tiny_
                                                    fixture_dir, make_image_set, data_root_args):
     """MMEngine loads checkpoints non-strictly; the tools stop with a clear message."""
     data = make_image_set(str(tmp_path / 'data'), n_a=2, n_b=2, size=64)
-    light64 = fixture_dir('light64')
+    light64 = fixture_dir('light_ch3_64px')
     wrong_domains = _convert_fixture(light64, tmp_path, 0, 1e-4, domains=('cat', 'dog'))
     for cmd in ([sys.executable, 'tools/test.py', tiny_config, str(wrong_domains)],
                 [sys.executable, 'tools/train.py', tiny_config, '--resume', str(wrong_domains)]):
@@ -231,5 +231,5 @@ def test_tools_refuse_checkpoints_of_another_model(tmp_path, project_root, tiny_
     proc = subprocess.run([sys.executable, 'tools/test.py', tiny_config, str(right),
                            '--work-dir', str(tmp_path / 'w2'), '--cfg-options',
                            *data_root_args(data)],
-                          cwd=project_root, capture_output=True, text=True)  # tiny: ch 8, not 16
+                          cwd=project_root, capture_output=True, text=True)  # tiny: ch 8, not 3
     assert proc.returncode != 0 and 'shape mismatches' in proc.stderr, proc.stderr[-2000:]

@@ -237,6 +237,7 @@ def _light64_losses(fixture, bf16):
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import PARAM_SCHEDULERS
 
+    from nicegan_plugin.official.fixture import load_inputs
     from nicegan_plugin.official.parity import build_from_fixture, official_loss_names
     meta = json.load(open(osp.join(fixture, 'meta.json')))
     ckpt, model_cfg = build_from_fixture(fixture)
@@ -256,7 +257,7 @@ def _light64_losses(fixture, bf16):
                                           total_iters=meta['iteration']),
                                      default_args=dict(optimizer=optim[g]))
               for g in ('generators', 'discriminators')]
-    inputs = torch.load(osp.join(fixture, 'inputs.pt'), weights_only=True)
+    inputs = load_inputs(fixture)
     batches = [{d: inputs[f'real_{d}'][s].float() for d in 'AB'} for s in range(meta['steps'])]
     names = official_loss_names(weights)
     expected = torch.load(osp.join(fixture, 'expected_train.pt'), weights_only=True)['losses']
@@ -278,7 +279,7 @@ def _max_rel(ours, ref):
 def test_bf16_autocast_effect_on_the_light64_losses(fixture_dir):
     """bf16 autocast is really applied (the losses move) and stays close to float32.
     Prints the measured deviations (quoted in docs/cuda_graphs.md)."""
-    fixture = fixture_dir('light64')
+    fixture = fixture_dir('light_ch3_64px')
     fp32, ref = _light64_losses(fixture, bf16=False)
     bf16, _ = _light64_losses(fixture, bf16=True)
     dev_fp32, dev_bf16, dev_vs = _max_rel(fp32, ref), _max_rel(bf16, ref), _max_rel(bf16, fp32)

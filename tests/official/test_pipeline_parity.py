@@ -1,9 +1,8 @@
 """One real runner iteration, through MMagic's data pipeline and preprocessor in float32,
-reproduces the official step-1 losses (the fixture images are lossless PNGs)."""
+reproduces the official step-1 losses (the fixture's input pixels written as lossless PNGs)."""
 import json
 import os
 import os.path as osp
-import shutil
 
 import pytest
 import torch
@@ -16,18 +15,23 @@ def test_runner_iteration_matches_official_step1(tmp_path, project_root, fixture
 
     from nicegan_plugin.official.converter import official_to_plugin
     from nicegan_plugin.official.parity import official_loss_names
+    from nicegan_plugin.utils import save_rgb
 
-    fx = fixture_dir('light64')
+    fx = fixture_dir('light_ch3_64px')
     meta = json.load(open(osp.join(fx, 'meta.json')))
     batch = meta['batch_size']
+    assert batch > 1  # the loader's batching is part of what is checked
+    inputs = torch.load(osp.join(fx, 'inputs.pt'), weights_only=True)  # RGB uint8
     data = tmp_path / 'data'
     for dom, names in (('A', meta['images_A']), ('B', meta['images_B'])):
         os.makedirs(data / f'train{dom}')
         os.makedirs(data / f'test{dom}')
-        for name in names[:batch]:  # step 1 = the first batch (files sort in this order)
+        # step 1 = the first batch; the names keep their order when the loader sorts them
+        for i, name in enumerate(names[:batch]):
+            pixels = inputs[f'real_{dom}'][0][i].permute(1, 2, 0).contiguous().numpy()
             png = osp.splitext(name)[0] + '.png'
-            shutil.copy(osp.join(fx, 'images', dom, png), data / f'train{dom}' / png)
-            shutil.copy(osp.join(fx, 'images', dom, png), data / f'test{dom}' / png)
+            for split in ('train', 'test'):
+                save_rgb(str(data / f'{split}{dom}' / png), pixels)
     plugin_ckpt, model_cfg = official_to_plugin(
         torch.load(osp.join(fx, 'official_params_init.pt'), weights_only=True))
     torch.save(plugin_ckpt, tmp_path / 'init.pth')
