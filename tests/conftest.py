@@ -42,7 +42,8 @@ _runs = itertools.count()
 
 # ------------------------------------------------------------------ implementations
 def _fixture_dir(name: str) -> str:
-    """Folder of the official parity fixture ``name`` (light64, full64)."""
+    """Folder of the official parity fixture ``name`` (light_ch3_64px, full_ch2_64px; see
+    tests/data/official_parity/README.md)."""
     path = osp.join(_ROOT, 'tests', 'data', 'official_parity', name)
     if not osp.isdir(path):
         pytest.fail(f'parity fixture missing: {path} (made by tools/make_parity_fixture.py)')
