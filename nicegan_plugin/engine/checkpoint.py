@@ -24,7 +24,7 @@ from ..utils.fileio import atomic_write, remove_stale_temp_files
 from ..utils.model_utils import unwrap
 from .nonfinite import NonFiniteError, nonfinite_tensors
 from .resume import ResumeError, checkpoints_after, find_resumable_checkpoint
-from .run_lock import RunLockError, acquire_run_lock, holds_run_lock
+from .run_lock import RunLockError, acquire_run_lock, holds_run_lock, verify_run_lock
 
 ATOMIC_BACKEND = 'nicegan_atomic_local'
 #: key of ``checkpoint['meta']`` holding [height, width] of the training images
@@ -77,7 +77,9 @@ class NICEGANCheckpointHook(CheckpointHook):
       naming it; under the lock, temp files of interrupted saves are removed; a run that
       would write over checkpoints beyond its start iteration (another run's) stops;
     - ``after_run``: the locks taken here are released (also when the runner is freed);
-    - every save: weights holding a NaN/Inf stop the run instead of being saved;
+    - every save: weights holding a NaN/Inf stop the run instead of being saved; the run
+      lock is verified (a deleted lock file is made again; a work dir another run has
+      taken stops the run before it writes);
       ``last_checkpoint`` is written relative to the work dir.
     """
 
@@ -142,23 +144,28 @@ class NICEGANCheckpointHook(CheckpointHook):
     def _lock_run(self, runner, folders: Iterable[str]) -> None:
         """Take the run lock of ``folders`` on rank 0; if another run holds one, every
         rank stops with the same one-line message (one broadcast when distributed)."""
-        message = None
-        if is_main_process():
-            try:
-                for folder in folders:
-                    had = holds_run_lock(folder)
-                    lock = acquire_run_lock(folder)
-                    if lock is not None and not had:
-                        self._locks.append(lock)
-                        weakref.finalize(runner, lock.release)
-            except RunLockError as err:
-                message = str(err)
-        if get_world_size() > 1:
-            box = [message]
-            broadcast_object_list(box, src=0)
-            message = box[0]
-        if message:
-            raise RunLockError(message)
+        def take() -> None:
+            for folder in folders:
+                had = holds_run_lock(folder)
+                lock = acquire_run_lock(folder)
+                if lock is not None and not had:
+                    self._locks.append(lock)
+                    weakref.finalize(runner, lock.release)
+        _on_rank0_for_all(take)
+
+    def _verify_lock(self, runner) -> None:
+        """Before a save: the run locks held on rank 0 still guard the work dir and
+        ``out_dir`` (:func:`.run_lock.verify_run_lock`: a deleted lock file is made again;
+        a work dir another run has taken stops every rank before anything is written)."""
+        if '://' in str(self.out_dir):
+            return
+
+        def verify() -> None:
+            for folder in dict.fromkeys([runner.work_dir, self.out_dir]):
+                if verify_run_lock(folder):
+                    runner.logger.warning(f'the run lock of {folder} was deleted while this '
+                                          'run held it; locked and written again')
+        _on_rank0_for_all(verify)
 
     def after_run(self, runner) -> None:
         super().after_run(runner)
@@ -178,10 +185,12 @@ class NICEGANCheckpointHook(CheckpointHook):
         if self.save_best:  # MMEngine saves best checkpoints without the method below
             self._check_finite(runner, runner.epoch if self.by_epoch else runner.iter,
                                'the best checkpoint')
+            self._verify_lock(runner)
         super()._save_best_checkpoint(runner, metrics)
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         self._check_finite(runner, step, self.filename_tmpl.format(step))
+        self._verify_lock(runner)
         super()._save_checkpoint_with_step(runner, step, meta)
         if is_main_process():  # the parent wrote last_checkpoint in place: redo it atomically,
             # relative to the work dir (a copied work dir resumes from its own files)
@@ -189,3 +198,20 @@ class NICEGANCheckpointHook(CheckpointHook):
             if '://' not in last:
                 last = osp.relpath(last, runner.work_dir)
             atomic_write(osp.join(runner.work_dir, 'last_checkpoint'), last)
+
+
+def _on_rank0_for_all(action) -> None:
+    """Run ``action`` on rank 0; a :class:`RunLockError` it raises is raised on every rank
+    with the same message (one broadcast when distributed), so no rank waits forever."""
+    message = None
+    if is_main_process():
+        try:
+            action()
+        except RunLockError as err:
+            message = str(err)
+    if get_world_size() > 1:
+        box = [message]
+        broadcast_object_list(box, src=0)
+        message = box[0]
+    if message:
+        raise RunLockError(message)

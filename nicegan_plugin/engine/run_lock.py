@@ -14,10 +14,19 @@ file system supports ``flock`` across hosts (local disks, NFSv4 through byte-ran
 Lustre mounted with ``-o flock``); where it does not (``ENOLCK``/``EOPNOTSUPP``), a warning
 says so and the run goes on unguarded.
 
+A lock file deleted while a run holds it must not let a second run in: a new file under
+the same name would be a new, free lock. So the holder also locks the work dir itself (its
+directory inode, which deleting a file inside cannot replace), where the file system allows
+(local disks; where it does not, e.g. NFS, only the file is locked); a run checks after
+locking that the path still names the file it locked (else it locks what the path names
+now); and before every checkpoint save the holder re-checks (:meth:`RunLock.verify`): a
+deleted lock file is made again, and a run whose work dir or lock file another run has
+taken stops without saving.
+
 ``tools/train.py`` takes the lock before the runner is built, so a refused run touches
 nothing (no log folder, no clean-up); ``NICEGANCheckpointHook`` takes it again (a no-op in
 the same process) before its temp-file clean-up, which guards runs started by MMagic's own
-tools and by code that builds a ``Runner`` itself.
+tools and by code that builds a ``Runner`` itself, and verifies it before each save.
 """
 import errno
 import fcntl
@@ -46,11 +55,19 @@ class RunLockError(RuntimeError):
     """Another run holds the work dir."""
 
 
-class RunLock:
-    """A held lock: the open file whose ``flock`` it is (see the module doc)."""
+class _Busy(Exception):
+    """A lock another process holds; ``holder`` describes it."""
 
-    def __init__(self, work_dir: str, path: str, fd: int) -> None:
-        self.work_dir, self.path, self.fd = work_dir, path, fd
+    def __init__(self, holder: str) -> None:
+        self.holder = holder
+
+
+class RunLock:
+    """A held lock: the open lock file whose ``flock`` it is, and the open work dir whose
+    ``flock`` it is too (``dir_fd`` -1 where the file system cannot lock directories)."""
+
+    def __init__(self, work_dir: str, path: str, fd: int, dir_fd: int = -1) -> None:
+        self.work_dir, self.path, self.fd, self.dir_fd = work_dir, path, fd, dir_fd
 
     @property
     def held(self) -> bool:
@@ -60,11 +77,41 @@ class RunLock:
         """Unlock and close (idempotent); the file stays, naming the last holder."""
         if self.fd >= 0:
             _HELD.pop(_key(self.work_dir), None)
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_UN)
-            finally:
-                os.close(self.fd)
-                self.fd = -1
+            for fd in (self.fd, self.dir_fd):
+                if fd >= 0:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_UN)
+                    finally:
+                        os.close(fd)
+            self.fd = self.dir_fd = -1
+
+    def verify(self) -> bool:
+        """Check that this lock still guards its work dir (before a save).
+
+        The work dir must be the folder locked (not moved away or replaced) and the lock
+        file the file locked. A deleted (or replaced, unlocked) lock file is locked again
+        under its name, with this run's record: returns True then (False when nothing
+        changed). Raises :class:`RunLockError` when another run has taken the work dir.
+        """
+        if not self.held:
+            return False
+        if self.dir_fd >= 0 and not _names(self.work_dir, self.dir_fd):
+            raise RunLockError(
+                f'work dir {self.work_dir} was moved or replaced while this run held it; '
+                'this run stops without saving (the folder it locked holds its files)')
+        if _names(self.path, self.fd):
+            return False
+        try:
+            fd = _lock_file(self.path)
+        except _Busy as busy:
+            raise RunLockError(
+                f'the run lock {self.path} was deleted while this run held it, and another '
+                f'run has taken work dir {self.work_dir} ({busy.holder}); this run stops '
+                'without saving') from None
+        _write_record(fd)
+        os.close(self.fd)  # the lock of the deleted file
+        self.fd = fd
+        return True
 
 
 #: locks this process holds, by the work dir's real path
@@ -79,11 +126,13 @@ def _close_in_child() -> None:
     """A forked child (a DataLoader worker) closes its copies of the lock files: the lock
     belongs to the run's main process, and closing a copy does not release it."""
     for lock in list(_HELD.values()):
-        try:
-            os.close(lock.fd)
-        except OSError:
-            pass
-        lock.fd = -1
+        for fd in (lock.fd, lock.dir_fd):
+            try:
+                if fd >= 0:
+                    os.close(fd)
+            except OSError:
+                pass
+        lock.fd = lock.dir_fd = -1
     _HELD.clear()
 
 
@@ -116,42 +165,113 @@ def describe_holder(text: str) -> str:
         return 'a run that has not written its details yet'
 
 
-def _read_holder(fd: int, wait: float = 2.0) -> str:
+def _read_holder(path: str, wait: float = 2.0) -> str:
     """The holder's record; it writes it right after locking, so wait a moment for it."""
     deadline = time.monotonic() + wait
     while True:
-        text = os.pread(fd, 1 << 16, 0).decode('utf-8', 'replace').strip()
+        try:
+            with open(path, 'rb') as f:
+                text = f.read(1 << 16).decode('utf-8', 'replace').strip()
+        except FileNotFoundError:
+            text = None
         if text or time.monotonic() > deadline:
-            return describe_holder(text)
+            break
         time.sleep(0.05)
+    if text is None:
+        return (f'its lock file {LOCK_NAME} was deleted; the run writes it again before '
+                'its next checkpoint')
+    return describe_holder(text)
+
+
+def _names(path: str, fd: int) -> bool:
+    """Whether ``path`` names the file (or folder) open as ``fd``."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
+
+
+def _is_busy(err: OSError) -> bool:
+    return err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+
+
+def _lock_dir(work_dir: str) -> int:
+    """``work_dir`` open and exclusively flock-ed, or -1 where the file system cannot
+    lock a directory (NFS emulates flock with write locks, which need a file open for
+    writing). Raises :class:`_Busy` when another run holds it."""
+    fd = os.open(work_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        os.close(fd)
+        if _is_busy(err):
+            raise _Busy(_read_holder(osp.join(work_dir, LOCK_NAME))) from None
+        if err.errno in _UNSUPPORTED + (errno.EBADF,):
+            return -1
+        raise
+    return fd
+
+
+def _lock_file(path: str) -> int:
+    """``path`` (created if needed) open and exclusively flock-ed, checked to be the file
+    ``path`` still names: one deleted or replaced between our open and our flock is left
+    for the one the path names now. Raises :class:`_Busy` naming the holder, or the
+    ``OSError`` of a file system without flock."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)  # no O_TRUNC: the
+        try:  # holder's record stays readable until the lock is ours
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            os.close(fd)
+            if _is_busy(err):
+                raise _Busy(_read_holder(path)) from None
+            raise
+        if _names(path, fd):
+            return fd
+        os.close(fd)
+
+
+def _write_record(fd: int) -> None:
+    record = json.dumps(holder_record()).encode()
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, record + b'\n', 0)
+    os.fsync(fd)
+
+
+def _in_use(work_dir: str, holder: str) -> RunLockError:
+    return RunLockError(
+        f'work dir {work_dir} is in use by another run ({holder}); wait for it to end or stop '
+        'it (its lock goes with it, however it ends), or pass another --work-dir')
 
 
 def acquire_run_lock(work_dir: str, rank: int = 0) -> Optional[RunLock]:
     """Take the run lock of ``work_dir`` (created if needed) for this process.
 
-    Returns the lock (the same object again if this process holds it already), or None
-    for ranks other than 0 and on file systems without ``flock`` (a warning is logged).
-    Raises :class:`RunLockError` naming the other run when one holds it.
+    Returns the lock (the same object again, verified, if this process holds it already),
+    or None for ranks other than 0 and on file systems without ``flock`` (a warning is
+    logged). Raises :class:`RunLockError` naming the other run when one holds it.
     """
     if rank != 0 or '://' in str(work_dir):
         return None
     held = _HELD.get(_key(work_dir))
     if held is not None and held.held:
+        held.verify()
         return held
     os.makedirs(work_dir, exist_ok=True)
     path = osp.join(work_dir, LOCK_NAME)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)  # no O_TRUNC: the
-    try:  # holder's record stays readable until the lock is ours
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    dir_fd = -1
+    try:
+        dir_fd = _lock_dir(work_dir)
+        fd = _lock_file(path)
+    except _Busy as busy:
+        if dir_fd >= 0:
+            os.close(dir_fd)
+        raise _in_use(work_dir, busy.holder) from None
     except OSError as err:
-        if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-            holder = _read_holder(fd)
-            os.close(fd)
-            raise RunLockError(
-                f'work dir {work_dir} is in use by another run ({holder}); wait for it to '
-                'end or stop it (its lock goes with it, however it ends), or pass another '
-                '--work-dir') from None
-        os.close(fd)
+        if dir_fd >= 0:
+            os.close(dir_fd)
         if err.errno in _UNSUPPORTED:
             print_log(
                 f'cannot lock {path} ({err.strerror}): this file system has no flock; '
@@ -159,13 +279,17 @@ def acquire_run_lock(work_dir: str, rank: int = 0) -> Optional[RunLock]:
                 level=logging.WARNING)
             return None
         raise
-    record = json.dumps(holder_record()).encode()
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, record + b'\n', 0)
-    os.fsync(fd)
-    lock = RunLock(work_dir, path, fd)
+    _write_record(fd)
+    lock = RunLock(work_dir, path, fd, dir_fd)
     _HELD[_key(work_dir)] = lock
     return lock
+
+
+def verify_run_lock(work_dir: str) -> bool:
+    """:meth:`RunLock.verify` of the lock this process holds on ``work_dir`` (False if it
+    holds none: other ranks, file systems without flock)."""
+    lock = _HELD.get(_key(work_dir))
+    return lock.verify() if lock is not None else False
 
 
 def holds_run_lock(work_dir: str) -> bool:

@@ -1,6 +1,7 @@
 """One run per work dir: runs started at the same moment or later are refused, naming the
-run that holds it; the lock goes with its process however it ends; temp files are removed
-only under it; a two-node run is one run; workers end when their launcher is killed.
+run that holds it, also when its lock file was deleted; the lock goes with its process
+however it ends; temp files are removed only under it; a run re-checks its lock before each
+save; a two-node run is one run; workers end when their launcher is killed.
 
 Processes are started here and killed here (by pid, at the end of each test, also when it
 fails); every wait is bounded.
@@ -17,11 +18,13 @@ import time
 
 import pytest
 
+from nicegan_plugin.engine import run_lock
 from nicegan_plugin.engine.run_lock import (
     LOCK_NAME,
     RunLockError,
     acquire_run_lock,
     holds_run_lock,
+    verify_run_lock,
 )
 
 pytestmark = pytest.mark.usefixtures('data_check_cache')
@@ -124,6 +127,119 @@ def test_runs_started_at_the_same_moment_one_wins(tmp_path):
         assert msg.startswith(f'work dir {work} is in use by another run (pid {won[0]} on host '
                               f'{host}, started '), msg
         assert 'command: ' in msg and '\n' not in msg, msg
+
+
+def _hold_then_verify(work: str, conn) -> None:
+    """Forked child: take the run lock of ``work``, say so; on each message, verify it
+    (as a save does) and send the result; keep it until killed."""
+    acquire_run_lock(work)
+    conn.send(os.getpid())
+    while True:
+        conn.recv()
+        try:
+            conn.send(('verified', verify_run_lock(work)))
+        except RunLockError as err:
+            conn.send(('error', str(err)))
+
+
+def _hold_file_only(work: str, conn) -> None:
+    """Forked child: a run on a file system that cannot lock directories (NFS): it takes
+    only the lock file."""
+    run_lock._lock_dir = lambda work_dir: -1
+    try:
+        acquire_run_lock(work)
+        conn.send(('won', os.getpid()))
+    except RunLockError as err:
+        conn.send(('refused', str(err)))
+    time.sleep(600)
+
+
+def test_deleted_lock_file_still_refuses_a_second_run(tmp_path):
+    """Deleting the lock file of a live run does not free the work dir: a second run is
+    refused (the holder also locks the folder); the holder's next save makes the file
+    again, and later refusals name it."""
+    work = str(tmp_path / 'work')
+    parent, child = FORK.Pipe()
+    holder = FORK.Process(target=_hold_then_verify, args=(work, child))
+    holder.start()
+    try:
+        assert parent.poll(30), 'the holder did not take the lock'
+        holder_pid = parent.recv()
+        os.remove(osp.join(work, LOCK_NAME))
+        with pytest.raises(RunLockError) as info:
+            acquire_run_lock(work)
+        msg = str(info.value)
+        assert msg.startswith(f'work dir {work} is in use by another run (its lock file '
+                              f'{LOCK_NAME} was deleted; '), msg
+        assert not osp.exists(osp.join(work, LOCK_NAME))  # the refused run made nothing
+        parent.send('save')
+        assert parent.poll(30) and parent.recv() == ('verified', True)  # made again
+        assert lock_record(work)['pid'] == holder_pid
+        with pytest.raises(RunLockError, match=rf'in use by another run \(pid {holder_pid} '):
+            acquire_run_lock(work)
+        parent.send('save')
+        assert parent.poll(30) and parent.recv() == ('verified', False)  # nothing changed
+    finally:
+        holder.kill()
+        holder.join(10)
+    lock = acquire_run_lock(work)  # free again once the holder is gone
+    assert lock is not None
+    lock.release()
+
+
+def test_lock_file_taken_by_another_run_stops_the_holder_before_it_saves(
+        tmp_path, make_photo_set, make_tiny_runner):
+    """Where folders cannot be locked (NFS), a second run can take a new lock file made
+    after the holder's was deleted: the holder then stops at its next save, naming it,
+    and writes no checkpoint. Where it was only deleted, the save makes it again."""
+    from mmengine.hooks import Hook
+    photos = make_photo_set(str(tmp_path / 'photos'), n_train=2, n_test=1)
+    path = tmp_path / 'work' / LOCK_NAME
+    others = []
+
+    class DeleteLockFile(Hook):
+        priority = 'NORMAL'  # before the checkpoint hook (VERY_LOW) saves
+
+        def __init__(self, second_run: bool) -> None:
+            self.second_run, self.seen = second_run, []
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            self.seen.append(path.exists())
+            path.unlink()
+            if self.second_run:
+                parent, child = FORK.Pipe()
+                others.append(FORK.Process(target=_hold_file_only,
+                                           args=(str(path.parent), child)))
+                others[-1].start()
+                assert parent.poll(30)
+                self.answer = parent.recv()
+
+    options = {'train_cfg.max_iters': 2, 'default_hooks.checkpoint.interval': 1}
+    runner = make_tiny_runner(tmp_path / 'work', photos, **options)
+    deleter = DeleteLockFile(second_run=False)
+    runner.register_hook(deleter)
+    runner.train()
+    assert deleter.seen == [True, True]  # iteration 1's save made it again
+    assert (tmp_path / 'work' / 'iter_2.pth').is_file() and path.exists()
+    assert lock_record(tmp_path / 'work')['pid'] == os.getpid()
+
+    runner = make_tiny_runner(tmp_path / 'work2', photos, **options)
+    path = tmp_path / 'work2' / LOCK_NAME
+    deleter = DeleteLockFile(second_run=True)
+    runner.register_hook(deleter)
+    try:
+        with pytest.raises(RunLockError) as info:
+            runner.train()
+        what, other_pid = deleter.answer
+        assert what == 'won'  # nothing stopped it from starting
+        assert str(info.value).startswith(
+            f'the run lock {path} was deleted while this run held it, and another run has '
+            f'taken work dir {tmp_path / "work2"} (pid {other_pid} on host '), info.value
+        assert not list((tmp_path / 'work2').glob('iter_*.pth'))
+    finally:
+        for proc in others:
+            proc.kill()
+            proc.join(10)
 
 
 def test_hook_refuses_a_held_work_dir_and_cleans_only_under_the_lock(
