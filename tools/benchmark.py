@@ -51,7 +51,7 @@ def main() -> int:
     args = parse_args()
     import torch
 
-    from nicegan_plugin.official.benchmark import run_benchmark
+    from nicegan_plugin.benchmarks.training import run_benchmark
     if args.threads:
         torch.set_num_threads(args.threads)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
@@ -60,8 +60,8 @@ def main() -> int:
                            args.modes, args.seed,
                            torch.float64 if args.float64 else torch.float32)
     if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(result.to_dict(), f, indent=2)
+        from nicegan_plugin.utils.fileio import atomic_write
+        atomic_write(args.json, json.dumps(result.to_dict(), indent=2) + '\n')
     print(result.table())
     return 0
 

@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     import torch
 
     from nicegan_plugin.apis.loading import load_model
-    from nicegan_plugin.deploy.benchmark import (
+    from nicegan_plugin.benchmarks.inference import (
         BACKENDS,
         benchmark_inference,
         markdown_table,
@@ -59,8 +59,8 @@ def main(argv=None) -> int:
         return 2
     print(markdown_table(rows))
     if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(rows, f, indent=2)
+        from nicegan_plugin.utils.fileio import atomic_write
+        atomic_write(args.json, json.dumps(rows, indent=2) + '\n')
     return 0
 
 

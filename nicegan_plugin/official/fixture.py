@@ -1,9 +1,10 @@
 """Make a parity fixture by running the official NICE-GAN code on real photos.
 
 The official ``networks.py`` is imported at run time from a clone of
-github.com/alpc91/NICE-GAN-pytorch (nothing of it is copied here). Its ``NICE.py`` cannot
-be imported (it needs thop, OpenCV and a dataset folder), so what it does around the
-networks is restated here, statement for statement where numbers depend on it:
+github.com/alpc91/NICE-GAN-pytorch and trained by :class:`.loop.OfficialLoop` (the one
+restatement of ``NICE.py``'s step; nothing of the official code is copied here). What
+``NICE.py`` does around that is restated here, statement for statement where numbers
+depend on it:
 
 - construction order ``gen2B, gen2A, disA, disB`` after ``torch.manual_seed(seed)``;
 - the thop profiling of ``build_model``: a ``randn`` input, the stray ``total_ops`` /
@@ -20,8 +21,6 @@ ignores them). The fixture format is described in ``tests/data/official_parity/R
 """
 import copy
 import dataclasses
-import importlib.util
-import itertools
 import json
 import os
 import os.path as osp
@@ -36,16 +35,18 @@ from torch import nn
 from ..utils.fileio import atomic_torch_save, atomic_write
 from ..utils.image_io import collect_images, read_rgb, resize_rgb
 from .constants import OFFICIAL_NETS, THOP_SUFFIXES
+from .loop import (
+    D_LOSSES,
+    G_LOSSES,
+    OfficialLoop,
+    build_official_networks,
+    load_official_networks,
+    official_adam,
+)
 
 #: the files of a fixture folder (meta.json last: written when the rest is complete)
 FIXTURE_FILES = ('meta.json', 'official_params_init.pt', 'inputs.pt', 'expected_eval.pt',
                  'expected_train.pt')
-#: official loss names in the order ``NICE.train`` computes them
-D_LOSSES = ('D_ad_loss_GA', 'D_ad_loss_LA', 'D_ad_loss_GB', 'D_ad_loss_LB',
-            'D_ad_cam_loss_A', 'D_ad_cam_loss_B', 'D_loss_A', 'D_loss_B')
-G_LOSSES = ('G_ad_loss_GA', 'G_ad_loss_LA', 'G_ad_loss_GB', 'G_ad_loss_LB',
-            'G_ad_cam_loss_A', 'G_ad_cam_loss_B', 'G_cycle_loss_A', 'G_cycle_loss_B',
-            'G_recon_loss_A', 'G_recon_loss_B', 'G_loss_A', 'G_loss_B')
 #: module types thop (the version the official checkpoints were profiled with) counts and
 #: then strips of its buffers; every other module keeps ``total_ops``/``total_params``
 THOP_COUNTED = (nn.Conv2d, nn.Linear, nn.ReLU, nn.LeakyReLU, nn.PixelShuffle, nn.Sequential)
@@ -121,22 +122,6 @@ class FixtureOptions:
 
 
 # ------------------------------------------------------------------ the official code
-def load_official_networks(repo: str) -> ModuleType:
-    """The official ``networks.py`` of the clone ``repo``, imported under a private name
-    (no ``sys.path`` change; it imports only torch)."""
-    path = osp.join(repo, 'networks.py')
-    if not osp.isfile(path):
-        raise FixtureError(f'{path} not found: --official-repo must be a clone of '
-                           'github.com/alpc91/NICE-GAN-pytorch')
-    spec = importlib.util.spec_from_file_location('nicegan_official_networks', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for name in ('ResnetGenerator', 'Discriminator', 'ILN', 'adaILN'):
-        if not hasattr(module, name):
-            raise FixtureError(f'{path} has no {name}: not the official NICE-GAN networks.py')
-    return module
-
-
 def official_commit(repo: str) -> str:
     """``git rev-parse HEAD`` of the clone, plus ``-dirty`` when its ``networks.py`` (what
     the fixture's numbers depend on) is not the one of HEAD."""
@@ -154,11 +139,7 @@ def build_official(networks: ModuleType, opts: FixtureOptions) -> Dict[str, nn.M
     """``{gen2B, gen2A, disA, disB}`` (float32) as ``NICE.build_model`` leaves them, with
     non-default norm / attention values, seeded by ``opts.seed``."""
     torch.manual_seed(opts.seed)
-    gen = dict(input_nc=3, output_nc=3, ngf=opts.ch, n_blocks=opts.n_res,
-               img_size=opts.img_size, light=opts.light)
-    nets = {'gen2B': networks.ResnetGenerator(**gen), 'gen2A': networks.ResnetGenerator(**gen),
-            'disA': networks.Discriminator(input_nc=3, ndf=opts.ch, n_layers=opts.n_dis),
-            'disB': networks.Discriminator(input_nc=3, ndf=opts.ch, n_layers=opts.n_dis)}
+    nets = build_official_networks(networks, dataclasses.asdict(opts))
     with torch.no_grad():
         for net in nets.values():
             for name, p in net.named_parameters():
@@ -188,16 +169,12 @@ def official_checkpoint(nets: Dict[str, nn.Module], opts: FixtureOptions) -> dic
     """What ``NICE.save_path`` writes before any step: float32 state dicts (thop buffers
     included), both Adam state dicts and ``start_iter`` 0."""
     ckpt = {name: copy.deepcopy(net.state_dict()) for name, net in nets.items()}
-    ckpt['D_optimizer'] = _adam(nets['disA'], nets['disB'], opts).state_dict()
-    ckpt['G_optimizer'] = _adam(nets['gen2B'], nets['gen2A'], opts).state_dict()
+    ckpt['D_optimizer'] = official_adam(nets['disA'], nets['disB'], opts.lr,
+                                        opts.weight_decay).state_dict()
+    ckpt['G_optimizer'] = official_adam(nets['gen2B'], nets['gen2A'], opts.lr,
+                                        opts.weight_decay).state_dict()
     ckpt['start_iter'] = 0
     return ckpt
-
-
-def _adam(first: nn.Module, second: nn.Module, opts: FixtureOptions) -> torch.optim.Adam:
-    """``NICE.build_model``'s optimizer over two networks."""
-    return torch.optim.Adam(itertools.chain(first.parameters(), second.parameters()),
-                            lr=opts.lr, betas=(0.5, 0.999), weight_decay=opts.weight_decay)
 
 
 def plain_state(net: nn.Module) -> Dict[str, torch.Tensor]:
@@ -262,68 +239,16 @@ def official_eval(nets: Dict[str, nn.Module], real_a: torch.Tensor,
 def official_train(nets: Dict[str, nn.Module], batches_a: Sequence[torch.Tensor],
                    batches_b: Sequence[torch.Tensor], opts: FixtureOptions) -> List[dict]:
     """``NICE.train`` for ``len(batches_a)`` steps from step 1 on ``nets`` (trained in
-    place); per step the lr used and every loss term (Python floats)."""
-    gen2b, gen2a, dis_a, dis_b = (nets[n] for n in OFFICIAL_NETS)
-    for net in nets.values():
-        net.train()
-    g_optim, d_optim = _adam(gen2b, gen2a, opts), _adam(dis_a, dis_b, opts)
-    mse, l1 = nn.MSELoss(), nn.L1Loss()
-    adv, cyc, rec = opts.adv_weight, opts.cycle_weight, opts.recon_weight
-    half = opts.iteration // 2
+    place, :class:`.loop.OfficialLoop`); per step the lr used and every loss term (floats)."""
+    loop = OfficialLoop(nets, opts.lr, opts.weight_decay,
+                        dict(adv=opts.adv_weight, cycle=opts.cycle_weight,
+                             recon=opts.recon_weight))
     log = []
     for step, (real_a, real_b) in enumerate(zip(batches_a, batches_b), start=1):
-        if step > half:  # decay_flag: before the step's updates
-            g_optim.param_groups[0]['lr'] -= opts.lr / half
-            d_optim.param_groups[0]['lr'] -= opts.lr / half
-        lr = g_optim.param_groups[0]['lr']
-
-        # ---- update D (fakes detached)
-        d_optim.zero_grad()
-        real_la, real_ga, real_a_cam, _, real_a_z = dis_a(real_a)
-        real_lb, real_gb, real_b_cam, _, real_b_z = dis_b(real_b)
-        fake_a2b = gen2b(real_a_z).detach()
-        fake_b2a = gen2a(real_b_z).detach()
-        fake_la, fake_ga, fake_a_cam, _, _ = dis_a(fake_b2a)
-        fake_lb, fake_gb, fake_b_cam, _, _ = dis_b(fake_a2b)
-
-        def d_adv(real, fake):
-            return mse(real, torch.ones_like(real)) + mse(fake, torch.zeros_like(fake))
-        d = dict(D_ad_loss_GA=d_adv(real_ga, fake_ga), D_ad_loss_LA=d_adv(real_la, fake_la),
-                 D_ad_loss_GB=d_adv(real_gb, fake_gb), D_ad_loss_LB=d_adv(real_lb, fake_lb),
-                 D_ad_cam_loss_A=d_adv(real_a_cam, fake_a_cam),
-                 D_ad_cam_loss_B=d_adv(real_b_cam, fake_b_cam))
-        d['D_loss_A'] = adv * (d['D_ad_loss_GA'] + d['D_ad_cam_loss_A'] + d['D_ad_loss_LA'])
-        d['D_loss_B'] = adv * (d['D_ad_loss_GB'] + d['D_ad_cam_loss_B'] + d['D_ad_loss_LB'])
-        (d['D_loss_A'] + d['D_loss_B']).backward()
-        d_optim.step()
-
-        # ---- update G (reals re-encoded by the updated D, not detached)
-        g_optim.zero_grad()
-        real_a_z = dis_a(real_a)[4]
-        real_b_z = dis_b(real_b)[4]
-        fake_a2b, fake_b2a = gen2b(real_a_z), gen2a(real_b_z)
-        fake_la, fake_ga, fake_a_cam, _, fake_a_z = dis_a(fake_b2a)
-        fake_lb, fake_gb, fake_b_cam, _, fake_b_z = dis_b(fake_a2b)
-        fake_b2a2b, fake_a2b2a = gen2b(fake_a_z), gen2a(fake_b_z)
-
-        def g_adv(fake):
-            return mse(fake, torch.ones_like(fake))
-        g = dict(G_ad_loss_GA=g_adv(fake_ga), G_ad_loss_LA=g_adv(fake_la),
-                 G_ad_loss_GB=g_adv(fake_gb), G_ad_loss_LB=g_adv(fake_lb),
-                 G_ad_cam_loss_A=g_adv(fake_a_cam), G_ad_cam_loss_B=g_adv(fake_b_cam),
-                 G_cycle_loss_A=l1(fake_a2b2a, real_a), G_cycle_loss_B=l1(fake_b2a2b, real_b),
-                 G_recon_loss_A=l1(gen2a(real_a_z), real_a),
-                 G_recon_loss_B=l1(gen2b(real_b_z), real_b))
-        g['G_loss_A'] = adv * (g['G_ad_loss_GA'] + g['G_ad_cam_loss_A'] + g['G_ad_loss_LA']) \
-            + cyc * g['G_cycle_loss_A'] + rec * g['G_recon_loss_A']
-        g['G_loss_B'] = adv * (g['G_ad_loss_GB'] + g['G_ad_cam_loss_B'] + g['G_ad_loss_LB']) \
-            + cyc * g['G_cycle_loss_B'] + rec * g['G_recon_loss_B']
-        (g['G_loss_A'] + g['G_loss_B']).backward()
-        g_optim.step()
-
-        entry = {'lr': lr}
-        entry.update({k: d[k].item() for k in D_LOSSES})
-        entry.update({k: g[k].item() for k in G_LOSSES})
+        loop.decay_lr(step, opts.iteration)  # before the step's updates
+        entry = {'lr': loop.G_optim.param_groups[0]['lr']}
+        losses = loop.step(real_a, real_b)
+        entry.update({k: losses[k].item() for k in D_LOSSES + G_LOSSES})
         log.append(entry)
     return log
 

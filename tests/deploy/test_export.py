@@ -383,7 +383,7 @@ def test_tools_export_and_translate_model(tiny, tmp_path, read_photos, run_tools
 
 def test_inference_benchmark_rows(tiny):
     """Smoke test of the benchmark's bookkeeping (TorchScript only: ONNX export is slow)."""
-    from nicegan_plugin.deploy.benchmark import benchmark_inference, markdown_table
+    from nicegan_plugin.benchmarks.inference import benchmark_inference, markdown_table
     rows = benchmark_inference(tiny[2], 'a2b', sizes=[64, 48], batches=[1, 2],
                                backends=['pytorch', 'torchscript'], iters=1, warmup=0)
     assert [(r['size'], r['batch'], r['backend']) for r in rows] == [

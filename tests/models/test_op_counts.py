@@ -97,7 +97,7 @@ def test_spectral_norm_matches_torch_hook_implementation_in_fewer_calls():
 def _paper_shaped_pair():
     from mmengine.optim import build_optim_wrapper
 
-    from nicegan_plugin.official.benchmark import build_plugin_model
+    from nicegan_plugin.benchmarks.training import build_plugin_model
     from nicegan_plugin.official.parity import OFFICIAL_SCHEDULE
     torch.manual_seed(0)
     model, optim = build_plugin_model(PAPER_SHAPED)
@@ -114,7 +114,7 @@ def test_train_step_needs_fewer_aten_calls_than_the_official_order_for_the_same_
     """``train_on_batch`` vs the official loop's order of work on the same networks:
     equal weights after the iterations (float64), and at most 0.78x the ATen calls
     (measured 0.74x; against the official code itself, see docs/speed.md)."""
-    from nicegan_plugin.official.benchmark import official_order_step
+    from nicegan_plugin.benchmarks.training import official_order_step
     model, optim, reference, ref_optim, batches = _paper_shaped_pair()
     model.train_on_batch(batches[0], optim)
     official_order_step(reference, batches[0], ref_optim)
@@ -149,7 +149,7 @@ def _official_clone(project_root):
 def test_benchmark_runs_the_official_code_on_the_same_numbers(project_root):
     """With a clone of the official code: in float64 both sides end with the same weights
     and the first losses agree; the plugin makes at most half the ATen calls."""
-    from nicegan_plugin.official.benchmark import run_benchmark
+    from nicegan_plugin.benchmarks.training import run_benchmark
     result = run_benchmark(_official_clone(project_root), 'cpu', img_size=96, ch=2, n_res=6,
                            n_dis=7, iters=1, warmup=1, dtype=torch.float64, log=lambda line: None)
     assert result.weights_diff['eager']['rel'] < 1e-9

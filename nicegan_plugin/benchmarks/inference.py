@@ -20,10 +20,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ..deploy.backends import OnnxRuntimeTranslator, TorchScriptTranslator
+from ..deploy.export import export_translator, synthetic_images
 from ..inference.translator import TorchTranslator
 from ..utils.pixels import to_model_range
-from .backends import OnnxRuntimeTranslator, TorchScriptTranslator
-from .export import export_translator, synthetic_images
 
 BACKENDS = ('pytorch', 'torchscript', 'onnxruntime')
 

@@ -3,12 +3,14 @@
 :func:`run_benchmark` builds the plugin model, converts its initial weights with the
 checkpoint converter and loads them into the official ``ResnetGenerator`` /
 ``Discriminator`` pairs imported from a local clone of the official repository
-(:func:`load_official_networks`; nothing of it is copied into this project). Both sides
+(:func:`~nicegan_plugin.official.loop.load_official_networks`; nothing of it is copied
+into this project). Both sides
 then train on the same batches, interleaved (the same machine load for both), and are
 reported per mode:
 
-- ``official``: :class:`OfficialLoop`, the body of the official ``NICE.py`` loop (without
-  a clone: :func:`official_order_step`, its order of work on the plugin's networks);
+- ``official``: :class:`~nicegan_plugin.official.loop.OfficialLoop`, the body of the
+  official ``NICE.py`` loop (without a clone: :func:`official_order_step`, its order of
+  work on the plugin's networks);
 - ``eager``: the plugin's ``train_on_batch``;
 - ``graph`` / ``graph_bf16`` (CUDA, when the model has ``cuda_graph``): the same step
   replayed as one CUDA graph, without / with bf16 autocast.
@@ -24,24 +26,23 @@ import copy
 import ctypes
 import gc
 import importlib.util
-import itertools
 import os
 import os.path as osp
 import statistics
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from types import ModuleType
 from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..official.constants import OFFICIAL_NETS
+from ..official.converter import plugin_to_official
+from ..official.loop import OFFICIAL_WEIGHTS, OfficialLoop, load_official_networks
+from ..official.parity import OFFICIAL_SCHEDULE
 from ..utils.profiling import AtenCallCounter, count_cuda_kernels, count_cuda_launches
-from .constants import OFFICIAL_NETS
-from .converter import plugin_to_official
-from .parity import OFFICIAL_SCHEDULE
 
 Tensors = Dict[str, torch.Tensor]
 _WEIGHTS_NOTE = {'float32': ': Adam\'s steps are about lr whatever the gradient\'s size, so '
@@ -49,150 +50,6 @@ _WEIGHTS_NOTE = {'float32': ': Adam\'s steps are about lr whatever the gradient\
                             '--float64 compares exactly'}
 OFFICIAL_LR = 1e-4
 MODES = ('official', 'eager', 'graph', 'graph_bf16')
-#: official loss weights (``main.py`` defaults): adv 1, cycle 10, recon 10
-OFFICIAL_WEIGHTS = dict(adv=1.0, cycle=10.0, recon=10.0)
-
-
-# ------------------------------------------------------------------ official side
-def load_official_networks(repo: str) -> ModuleType:
-    """Import ``networks.py`` of an official NICE-GAN-pytorch clone at ``repo``."""
-    path = osp.join(repo, 'networks.py')
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'--official-repo {repo}: no networks.py there; pass a local clone of '
-            'https://github.com/alpc91/NICE-GAN-pytorch')
-    spec = importlib.util.spec_from_file_location('nicegan_official_networks', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    missing = [n for n in ('ResnetGenerator', 'Discriminator') if not hasattr(module, n)]
-    if missing:
-        raise ImportError(f'{path} defines no {", ".join(missing)}: not the official '
-                          'NICE-GAN networks.py')
-    return module
-
-
-class OfficialLoop:
-    """The official networks, optimizers and training-loop body (``NICE.py``).
-
-    Built like ``NICE.build_model`` (lines 118-144 of the reference clone): ``gen2B``,
-    ``gen2A`` = ``ResnetGenerator(3, 3, ngf=ch, n_blocks, img_size, light)``, ``disA``,
-    ``disB`` = ``Discriminator(3, ndf=ch, n_layers=n_dis)``, ``L1Loss``/``MSELoss``, Adam
-    over ``chain(gen2B, gen2A)`` and over ``chain(disA, disB)``; all in train mode
-    (line 149). :meth:`step` is the loop body of ``NICE.train`` for one batch.
-
-    Args:
-        networks: the official ``networks`` module (:func:`load_official_networks`).
-        arch: ``dict(ch, n_res, n_dis, img_size, light)``.
-        state: official state dicts ``{'gen2B', 'gen2A', 'disA', 'disB'}`` to start from.
-        lr, weight_decay, weights: the official hyper-parameters.
-        dtype: of the networks (float64 for an exact comparison).
-    """
-
-    def __init__(self, networks: ModuleType, arch: dict, state: Dict[str, dict],
-                 device: torch.device, lr: float = 1e-4, weight_decay: float = 1e-4,
-                 weights: Optional[Dict[str, float]] = None,
-                 dtype: torch.dtype = torch.float32) -> None:
-        def gen():
-            return networks.ResnetGenerator(input_nc=3, output_nc=3, ngf=arch['ch'],
-                                            n_blocks=arch['n_res'], img_size=arch['img_size'],
-                                            light=arch['light']).to(device)
-
-        def dis():
-            return networks.Discriminator(input_nc=3, ndf=arch['ch'],
-                                          n_layers=arch['n_dis']).to(device)
-
-        self.device = device
-        self.gen2B, self.gen2A, self.disA, self.disB = gen(), gen(), dis(), dis()
-        for name in OFFICIAL_NETS:
-            getattr(self, name).load_state_dict(state[name])
-            getattr(self, name).to(dtype)
-        self.L1_loss, self.MSE_loss = nn.L1Loss(), nn.MSELoss()
-        self.G_optim = torch.optim.Adam(
-            itertools.chain(self.gen2B.parameters(), self.gen2A.parameters()), lr=lr,
-            betas=(0.5, 0.999), weight_decay=weight_decay)
-        self.D_optim = torch.optim.Adam(
-            itertools.chain(self.disA.parameters(), self.disB.parameters()), lr=lr,
-            betas=(0.5, 0.999), weight_decay=weight_decay)
-        w = weights or OFFICIAL_WEIGHTS
-        self.adv_weight, self.cycle_weight, self.recon_weight = w['adv'], w['cycle'], w['recon']
-        for net in (self.gen2B, self.gen2A, self.disA, self.disB):
-            net.train()
-
-    def modules(self) -> List[nn.Module]:
-        return [self.gen2B, self.gen2A, self.disA, self.disB]
-
-    def optimizers(self) -> List[torch.optim.Optimizer]:
-        return [self.G_optim, self.D_optim]
-
-    def step(self, real_A: torch.Tensor, real_B: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """One iteration: ``NICE.train`` lines 204-277 of the reference clone.
-
-        The same calls on the same modules in the same order, with the official
-        variable names; left out are the data loading (the batch is given), the
-        second-half lr decay (lines 188-190; a benchmark runs few iterations) and the
-        printing, image dumps and checkpoints after line 277. Returns the official
-        ``Discriminator_loss`` and ``Generator_loss``.
-        """
-        mse, l1, dev = self.MSE_loss, self.L1_loss, self.device
-        real_A, real_B = real_A.to(dev), real_B.to(dev)
-        # Update D (lines 206-234)
-        self.D_optim.zero_grad()
-        real_LA_logit, real_GA_logit, real_A_cam_logit, _, real_A_z = self.disA(real_A)
-        real_LB_logit, real_GB_logit, real_B_cam_logit, _, real_B_z = self.disB(real_B)
-        fake_A2B = self.gen2B(real_A_z)
-        fake_B2A = self.gen2A(real_B_z)
-        fake_B2A = fake_B2A.detach()
-        fake_A2B = fake_A2B.detach()
-        fake_LA_logit, fake_GA_logit, fake_A_cam_logit, _, _ = self.disA(fake_B2A)
-        fake_LB_logit, fake_GB_logit, fake_B_cam_logit, _, _ = self.disB(fake_A2B)
-
-        def real_fake(real_logit, fake_logit):
-            return (mse(real_logit, torch.ones_like(real_logit).to(dev))
-                    + mse(fake_logit, torch.zeros_like(fake_logit).to(dev)))
-
-        D_ad_loss_GA = real_fake(real_GA_logit, fake_GA_logit)
-        D_ad_loss_LA = real_fake(real_LA_logit, fake_LA_logit)
-        D_ad_loss_GB = real_fake(real_GB_logit, fake_GB_logit)
-        D_ad_loss_LB = real_fake(real_LB_logit, fake_LB_logit)
-        D_ad_cam_loss_A = real_fake(real_A_cam_logit, fake_A_cam_logit)
-        D_ad_cam_loss_B = real_fake(real_B_cam_logit, fake_B_cam_logit)
-        D_loss_A = self.adv_weight * (D_ad_loss_GA + D_ad_cam_loss_A + D_ad_loss_LA)
-        D_loss_B = self.adv_weight * (D_ad_loss_GB + D_ad_cam_loss_B + D_ad_loss_LB)
-        Discriminator_loss = D_loss_A + D_loss_B
-        Discriminator_loss.backward()
-        self.D_optim.step()
-
-        # Update G (lines 238-277)
-        self.G_optim.zero_grad()
-        _, _, _, _, real_A_z = self.disA(real_A)
-        _, _, _, _, real_B_z = self.disB(real_B)
-        fake_A2B = self.gen2B(real_A_z)
-        fake_B2A = self.gen2A(real_B_z)
-        fake_LA_logit, fake_GA_logit, fake_A_cam_logit, _, fake_A_z = self.disA(fake_B2A)
-        fake_LB_logit, fake_GB_logit, fake_B_cam_logit, _, fake_B_z = self.disB(fake_A2B)
-        fake_B2A2B = self.gen2B(fake_A_z)
-        fake_A2B2A = self.gen2A(fake_B_z)
-
-        def real(logit):
-            return mse(logit, torch.ones_like(logit).to(dev))
-
-        G_ad_loss_GA, G_ad_loss_LA = real(fake_GA_logit), real(fake_LA_logit)
-        G_ad_loss_GB, G_ad_loss_LB = real(fake_GB_logit), real(fake_LB_logit)
-        G_ad_cam_loss_A, G_ad_cam_loss_B = real(fake_A_cam_logit), real(fake_B_cam_logit)
-        G_cycle_loss_A = l1(fake_A2B2A, real_A)
-        G_cycle_loss_B = l1(fake_B2A2B, real_B)
-        fake_A2A = self.gen2A(real_A_z)
-        fake_B2B = self.gen2B(real_B_z)
-        G_recon_loss_A = l1(fake_A2A, real_A)
-        G_recon_loss_B = l1(fake_B2B, real_B)
-        G_loss_A = (self.adv_weight * (G_ad_loss_GA + G_ad_cam_loss_A + G_ad_loss_LA)
-                    + self.cycle_weight * G_cycle_loss_A + self.recon_weight * G_recon_loss_A)
-        G_loss_B = (self.adv_weight * (G_ad_loss_GB + G_ad_cam_loss_B + G_ad_loss_LB)
-                    + self.cycle_weight * G_cycle_loss_B + self.recon_weight * G_recon_loss_B)
-        Generator_loss = G_loss_A + G_loss_B
-        Generator_loss.backward()
-        self.G_optim.step()
-        return dict(loss_d=Discriminator_loss.detach(), loss_g=Generator_loss.detach())
 
 
 # ------------------------------------------------- official order, plugin networks
@@ -503,9 +360,12 @@ def run_benchmark(official_repo: Optional[str], device: str = 'cpu', img_size: i
     init_state = copy.deepcopy(base.state_dict())
     if networks is not None:
         official_state = plugin_to_official({'state_dict': init_state}, 'A', 'B')
-        official = OfficialLoop(networks, arch, official_state, dev, dtype=dtype)
-        sides = [Side('official', lambda r: official.step(r['A'], r['B']),
-                      official.modules(), official.optimizers())]
+        official = OfficialLoop.build(networks, arch, official_state, dev, dtype=dtype)
+
+        def official_step(r):
+            out = official.step(r['A'], r['B'])
+            return dict(loss_d=out['Discriminator_loss'], loss_g=out['Generator_loss'])
+        sides = [Side('official', official_step, official.modules(), official.optimizers())]
     else:
         base.to(dev, dtype)
         sides = [Side('official order', lambda r: official_order_step(base, r, base_optim),
@@ -546,7 +406,7 @@ def run_benchmark(official_repo: Optional[str], device: str = 'cpu', img_size: i
             if pools is not None:
                 side.graph_pools |= _graph_pools() - pools
             if i == 0:
-                side.first_losses = {k: float(out[k]) for k in ('loss_d', 'loss_g')}
+                side.first_losses = {k: float(out[k].detach()) for k in ('loss_d', 'loss_g')}
             if i >= warmup:
                 side.times.append(last[side.name])
         log(f'iteration {i + 1}/{warmup + iters}{" (warm-up)" if i < warmup else ""}: '
