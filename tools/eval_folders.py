@@ -11,13 +11,12 @@ folders of fewer than 50 images get a warning (FID needs many images).
 """
 import argparse
 import json
-import os
-import os.path as osp
 import sys
 from typing import List, Optional
 
 from nicegan_plugin.evaluation.folders import FolderError, evaluate_folders, format_report
 from nicegan_plugin.evaluation.inception import InceptionWeightsError, InceptionWeightsNotFound
+from nicegan_plugin.utils.fileio import atomic_write
 
 
 def main(argv: Optional[List[str]] = None) -> dict:
@@ -45,9 +44,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         raise SystemExit(f'error: {exc}') from None
     print(format_report(out))
     if args.json:
-        os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w') as f:
-            json.dump(out, f, indent=2)
+        atomic_write(args.json, json.dumps(out, indent=2) + '\n')
     return out
 
 

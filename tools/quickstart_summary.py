@@ -25,10 +25,9 @@ def main() -> None:
     parser.add_argument('--num', type=int, default=6, help='test images per direction')
     args = parser.parse_args()
 
-    import mmcv
-
     from nicegan_plugin.apis import collect_images, images_from_files, load_model
     from nicegan_plugin.evaluation import evaluate_test_translations
+    from nicegan_plugin.utils.image_io import save_bgr
     from nicegan_plugin.visualization import labelled_cam_grid
     from nicegan_plugin.visualization.curves import save_curves
     model = load_model(args.config, args.checkpoint, device='cpu')
@@ -38,7 +37,7 @@ def main() -> None:
     grid = labelled_cam_grid(model, {d: images_from_files(model, fs) for d, fs in files.items()},
                              {d: [osp.basename(p) for p in fs] for d, fs in files.items()})
     grid_path = osp.join(args.work_dir, 'quickstart_grid.png')
-    mmcv.imwrite(grid, grid_path)
+    save_bgr(grid_path, grid)
     curves_path = osp.join(args.work_dir, 'curves.png')
     save_curves([args.work_dir], curves_path)
 

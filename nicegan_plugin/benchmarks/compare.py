@@ -29,6 +29,7 @@ from ..apis.translation import translate_arrays
 from ..engine.metrics_dump import NICEGANDumpMetricsHook
 from ..engine.runner_utils import validate_checkpoint
 from ..inference.translator import model_image_size, other_domain
+from ..utils.fileio import atomic_write
 from ..utils.image_io import collect_images, read_rgb, resize_rgb, save_rgb
 from ..utils.model_utils import eval_mode, model_domains, unwrap
 from ..utils.pixels import ModelIO
@@ -269,10 +270,9 @@ def run_comparison(models: Sequence[Tuple[str, str]], data_root: str, out_dir: s
     table = comparison.table()
     paths = dict(table=osp.join(out_dir, 'compare.md'), json=osp.join(out_dir, 'compare.json'),
                  grid=osp.join(out_dir, 'compare_grid.png'))
-    with open(paths['table'], 'w') as f:
-        f.write(table + '\n')
-    with open(paths['json'], 'w') as f:
-        json.dump(dict(data_root=data_root, domains=comparison.domains,
-                       models=[asdict(r) for r in comparison.results]), f, indent=2)
+    atomic_write(paths['table'], table + '\n')
+    atomic_write(paths['json'], json.dumps(dict(
+        data_root=data_root, domains=comparison.domains,
+        models=[asdict(r) for r in comparison.results]), indent=2) + '\n')
     save_rgb(paths['grid'], comparison.grid)
     return dict(paths, table_text=table)

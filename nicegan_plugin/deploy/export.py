@@ -28,7 +28,6 @@ reductions are then split into single-axis ones (:func:`split_reductions`), beca
 onnxruntime's float32 reductions over whole feature maps are not accurate enough.
 """
 import copy
-import os
 import os.path as osp
 import warnings
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -47,7 +46,7 @@ from ..inference.translator import (
     translator_net,
     translator_spec,
 )
-from ..utils.fileio import atomic_write
+from ..utils.fileio import atomic_path, atomic_write
 from ..utils.image_io import resize_rgb
 from ..utils.model_utils import eval_mode, model_device, unwrap
 from ..utils.pixels import ModelIO, to_model_range
@@ -313,8 +312,9 @@ def export_translator(model: nn.Module, out: str, direction: str = 'a2b',
         dynamic_size: dynamic height/width (light models; the full model exports at
             its ``img_size`` and ``log`` says so).
         verify: check the written file against the PyTorch model with
-            :func:`verify_translator` at :func:`verification_sizes`; on a mismatch the
-            file is removed and :class:`VerificationError` raised.
+            :func:`verify_translator` at :func:`verification_sizes` before it takes its
+            name (written atomically); on a mismatch :class:`VerificationError` is raised
+            and nothing is written to ``out``.
         verify_images: RGB uint8 photos for that (default: two synthetic images).
 
     Returns:
@@ -343,25 +343,27 @@ def export_translator(model: nn.Module, out: str, direction: str = 'a2b',
                 f'opset {spec["opset"]}')
     else:
         data = _torchscript_bytes(translator, spec)
-    atomic_write(out, data)
     spec['file'] = osp.basename(out)
     spec['verification'] = None
-    if verify:
-        images = list(verify_images) if verify_images else synthetic_images()
-        # the reference runs on CPU too (CUDA convolutions may use TF32: ~1e-3)
-        reference = model if model_device(model).type == 'cpu' else \
-            copy.deepcopy(unwrap(model)).cpu()
-        try:
-            results = verify_translator(open_translator(out), TorchTranslator(
+    # verified under a temporary name, renamed to ``out`` only then: a failed or killed
+    # export leaves no file (and no earlier export replaced) under ``out``
+    with atomic_path(out) as tmp:
+        with open(tmp, 'wb') as f:
+            f.write(data)
+        if verify:
+            images = list(verify_images) if verify_images else synthetic_images()
+            # the reference runs on CPU too (CUDA convolutions may use TF32: ~1e-3)
+            reference = model if model_device(model).type == 'cpu' else \
+                copy.deepcopy(unwrap(model)).cpu()
+            backend = open_translator(tmp)
+            backend.origin = out  # for its messages
+            results = verify_translator(backend, TorchTranslator(
                 reference, direction, heatmap), images, verification_sizes(spec), tolerance)
-        except VerificationError:
-            os.remove(out)
-            raise
-        spec['verification'] = dict(
-            reference=('PyTorch: the model\'s eval-mode translation (the EMA generator when '
-                       'on), spectral norms unfolded'), tolerance=tolerance,
-            images=f'{len(images)} {"given" if verify_images else "synthetic"} images',
-            results=results)
+            spec['verification'] = dict(
+                reference=('PyTorch: the model\'s eval-mode translation (the EMA generator '
+                           'when on), spectral norms unfolded'), tolerance=tolerance,
+                images=f'{len(images)} {"given" if verify_images else "synthetic"} images',
+                results=results)
     import json
     atomic_write(sidecar_path(out), json.dumps(spec, indent=2) + '\n')
     return spec

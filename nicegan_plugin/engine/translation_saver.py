@@ -2,17 +2,19 @@
 
 The translations are the test step's own: the model's eval-mode ``translation()`` (the
 EMA generator when on, as every other path), quantized like every written image
-(:func:`nicegan_plugin.inference.quantize`)."""
+(:func:`nicegan_plugin.inference.quantize`) and written atomically by the one image writer
+(:func:`nicegan_plugin.utils.image_io.save_bgr`): a test killed mid-write leaves no broken
+file, and ranks of a distributed test that both write a padded duplicate never mix bytes."""
 import os
 import os.path as osp
 from typing import Optional, Sequence, Set
 
-import mmcv
 import torch.nn as nn
 from mmagic.registry import HOOKS
 from mmengine.hooks import Hook
 
 from ..inference.translator import other_domain
+from ..utils.image_io import save_bgr
 from ..utils.model_utils import model_domains
 from ..utils.pixels import quantize
 
@@ -44,7 +46,7 @@ def write_translations(model: nn.Module, samples: Sequence, root: str,
             if dst in written:
                 continue
             img = fake.detach().cpu().numpy().transpose(1, 2, 0)  # BGR 0-255
-            mmcv.imwrite(quantize(img), dst)
+            save_bgr(dst, quantize(img))
             written.add(dst)
 
 

@@ -34,7 +34,12 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from nicegan_plugin.utils.image_io import IMAGE_EXTENSIONS, ImageReadError, read_rgb
+from nicegan_plugin.utils.image_io import (
+    IMAGE_EXTENSIONS,
+    ImageReadError,
+    is_image_file,
+    read_rgb,
+)
 
 from .functional import fid_from_features, kid_from_features
 from .inception import inception_features, load_inception, resolve_inception_path
@@ -49,11 +54,12 @@ class FolderError(ValueError):
 
 
 def list_images(folder: str, role: str = 'image') -> List[str]:
-    """Sorted image files directly in ``folder`` (extensions of ``IMAGE_EXTENSIONS``)."""
+    """Sorted image files directly in ``folder`` (:func:`~nicegan_plugin.utils.image_io.
+    is_image_file`: extensions of ``IMAGE_EXTENSIONS``, no temp files of unfinished writes)."""
     if not osp.isdir(folder):
         raise FolderError(f'{role} folder does not exist: {folder}')
     files = sorted(osp.join(folder, f) for f in os.listdir(folder)
-                   if f.lower().endswith(IMAGE_EXTENSIONS) and osp.isfile(osp.join(folder, f)))
+                   if is_image_file(f) and osp.isfile(osp.join(folder, f)))
     if not files:
         raise FolderError(f'{role} folder has no images ({", ".join(IMAGE_EXTENSIONS)}): '
                           f'{folder}')

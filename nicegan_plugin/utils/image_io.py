@@ -2,14 +2,21 @@
 
 :data:`IMAGE_EXTENSIONS` is the single list of image file types the plugin reads
 (``tools/translate.py``, ``tools/eval_folders.py``, the data checks, the quickstart):
-an image another tool writes is never silently left out by the next one.
+an image another tool writes is never silently left out by the next one. Every image the
+plugin writes goes through :func:`save_rgb` (or :func:`save_bgr`): encoded in memory, then
+written atomically (:func:`~nicegan_plugin.utils.fileio.atomic_write`), so a process killed
+mid-write leaves the old file or none under the name, never a truncated one; the temporary
+files (``.<name>.tmp-XXXX``, no image extension) are never collected as images.
 """
+import io
 import os
 import os.path as osp
 from typing import List, Tuple
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from .fileio import atomic_write, is_temp_file
 
 #: extensions read from folders (case-insensitive); the official dataset's list + tiff/webp
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
@@ -20,8 +27,9 @@ class ImageReadError(OSError):
 
 
 def is_image_file(name: str) -> bool:
-    """Whether ``name`` has one of :data:`IMAGE_EXTENSIONS` (case-insensitive)."""
-    return name.lower().endswith(IMAGE_EXTENSIONS)
+    """Whether ``name`` (a file name or path) has one of :data:`IMAGE_EXTENSIONS`
+    (case-insensitive) and is not the temporary file of an unfinished atomic write."""
+    return name.lower().endswith(IMAGE_EXTENSIONS) and not is_temp_file(osp.basename(name))
 
 
 def read_rgb(path: str) -> np.ndarray:
@@ -43,12 +51,32 @@ def read_rgb(path: str) -> np.ndarray:
     return rgb
 
 
+def encode_rgb(image: np.ndarray, ext: str) -> bytes:
+    """The file bytes of an HxWx3 RGB uint8 image in the format of extension ``ext``
+    (``'.png'``, ``'.jpg'`` (quality 95), ...: any PIL writes).
+
+    Raises:
+        ValueError: naming the extension, when PIL has no writer for it.
+    """
+    ext = ext.lower()
+    fmt = Image.registered_extensions().get(ext)
+    if fmt is None or fmt not in Image.SAVE:
+        raise ValueError(f'no image format for extension {ext!r}; use e.g. .png or .jpg')
+    kwargs = dict(quality=95) if fmt in ('JPEG', 'WEBP') else {}
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format=fmt, **kwargs)
+    return buffer.getvalue()
+
+
 def save_rgb(path: str, image: np.ndarray) -> None:
-    """Write an RGB uint8 image; the format follows the extension."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    ext = osp.splitext(path)[1].lower()
-    kwargs = dict(quality=95) if ext in ('.jpg', '.jpeg', '.webp') else {}
-    Image.fromarray(image).save(path, **kwargs)
+    """Write an RGB uint8 image atomically (see the module doc); the format follows the
+    extension (:func:`encode_rgb`)."""
+    atomic_write(path, encode_rgb(image, osp.splitext(path)[1]))
+
+
+def save_bgr(path: str, image: np.ndarray) -> None:
+    """:func:`save_rgb` for a BGR uint8 image (OpenCV's and MMagic's channel order)."""
+    save_rgb(path, np.ascontiguousarray(image[..., ::-1]))
 
 
 def resize_rgb(image: np.ndarray, size: Tuple[int, int],
@@ -66,7 +94,8 @@ def resize_rgb(image: np.ndarray, size: Tuple[int, int],
 
 def collect_images(input_path: str, recursive: bool = True) -> List[Tuple[str, str]]:
     """``(path, relative path)`` of one file, or of every image file under a folder
-    (sorted; subfolders too when ``recursive``; extensions in :data:`IMAGE_EXTENSIONS`)."""
+    (sorted; subfolders too when ``recursive``; extensions in :data:`IMAGE_EXTENSIONS`;
+    temporary files of interrupted atomic writes left out)."""
     if osp.isfile(input_path):
         return [(input_path, osp.basename(input_path))]
     if not osp.isdir(input_path):
