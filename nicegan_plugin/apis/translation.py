@@ -1,76 +1,41 @@
 """Translating images with a loaded model or an exported file (the logic of
-tools/translate.py), on top of the one translation path
-(:func:`nicegan_plugin.inference.translate_arrays`).
+tools/translate.py), on top of the one translation path.
 
-- :func:`translate_arrays`: RGB uint8 arrays of any size -> translations (and CAM
-  overlays), for a model or a translator.
+- :func:`translate_arrays` (:func:`nicegan_plugin.inference.translate_arrays`, re-exported):
+  RGB uint8 arrays of any size -> translations (and CAM overlays), for a model or a
+  translator.
 - :func:`translate_images`: a file or a folder tree -> the same relative paths
-  under an output folder; unreadable files are reported, not fatal.
+  under an output folder; unreadable files, and images that do not fit the memory
+  budget or the free temporary space, are reported, not fatal.
 - :func:`translate_test_set`: every test-set image of a built Runner, through the
   model's ``test_step`` and :func:`~nicegan_plugin.engine.translation_saver.write_translations`.
 """
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 import torch.nn as nn
 
 from ..engine.translation_saver import write_translations
-from ..inference import pipeline
+from ..inference.pipeline import ModelOrTranslator, as_translator, translate_arrays
+from ..inference.tiled import ImageTooLargeError
 from ..inference.translator import (
     TorchTranslator,
     Translator,
     model_image_size,
-    other_domain,
     resolve_direction,
 )
 from ..utils.image_io import ImageReadError, collect_images, read_rgb, resize_rgb, save_rgb
-from ..utils.model_utils import eval_mode, model_domains
+from ..utils.model_utils import eval_mode
 from ..utils.pixels import ModelIO
 
 #: suffix of the CAM overlay written next to an output (``<stem>_cam<ext>``)
 HEATMAP_SUFFIX = '_cam'
 
-ModelOrTranslator = Union[nn.Module, Translator]
-
-
-def as_translator(model: ModelOrTranslator, target_domain: str,
-                  heatmaps: bool = True) -> Translator:
-    """``model`` itself if it is a translator (checked to translate into
-    ``target_domain``), else the in-process translator of its direction into it."""
-    if isinstance(model, Translator):
-        if model.target_domain != target_domain:
-            raise ValueError(f'{model.origin} translates into {model.target_domain}, '
-                             f'not {target_domain}')
-        return model
-    domains = model_domains(model)
-    if target_domain not in domains:
-        raise ValueError(f'unknown target domain {target_domain!r}; the model has {domains}')
-    source = other_domain(domains, target_domain)
-    return TorchTranslator(model, f'{source}2{target_domain}', heatmap=heatmaps)
-
-
-def translate_arrays(model: ModelOrTranslator, images: Sequence[np.ndarray],
-                     target_domain: str, size: Optional[Tuple[int, int]] = None,
-                     keep_size: bool = True, heatmaps: bool = False,
-                     native_size: bool = False, tile: Optional[int] = None,
-                     max_memory: Optional[int] = None,
-                     log: Optional[Callable[[str], None]] = None
-                     ) -> Tuple[List[np.ndarray], Optional[List[np.ndarray]]]:
-    """Translate HxWx3 RGB uint8 images (any sizes) into ``target_domain``.
-
-    ``model``: a loaded model (its eval-mode networks: the EMA generator when on) or a
-    :class:`~nicegan_plugin.inference.Translator` (e.g. an exported file). The other
-    arguments are those of :func:`nicegan_plugin.inference.translate_arrays`.
-
-    Returns:
-        (translations, overlays or None), RGB uint8.
-    """
-    translator = as_translator(model, target_domain, heatmaps)
-    return pipeline.translate_arrays(translator, images, size, keep_size, heatmaps,
-                                     native_size, tile, max_memory, log)
+__all__ = ['ModelOrTranslator', 'as_translator', 'translate_arrays', 'images_from_files',
+           'heatmap_path', 'TranslationReport', 'translate_images', 'translate_test_set']
 
 
 def images_from_files(model: nn.Module, paths: Sequence[str]) -> torch.Tensor:
@@ -136,20 +101,40 @@ def translate_images(model: ModelOrTranslator, input_path: str, output_dir: str,
             except ImageReadError as err:
                 report.failed.append((path, str(err)))
         if loaded:
-            outs, overlays = pipeline.translate_arrays(
-                translator, [im for *_, im in loaded], None, keep_size, heatmaps,
-                native_size, tile, max_memory, log)
-            for i, (path, out_path, _) in enumerate(loaded):
-                try:
-                    save_rgb(out_path, outs[i])
-                    if overlays is not None:
-                        save_rgb(heatmap_path(out_path), overlays[i])
-                    report.outputs.append(out_path)
-                except (OSError, ValueError, KeyError) as err:  # unknown format, disk
-                    report.failed.append((path, f'cannot write {out_path}: {err}'))
+            _translate_and_save(translator, loaded, report, keep_size, heatmaps,
+                                native_size, tile, max_memory, log)
         bar.update(len(files[start:start + batch_size]))
     bar.close()
     return report
+
+
+def _translate_and_save(translator: Translator, loaded: List[Tuple[str, str, np.ndarray]],
+                        report: TranslationReport, keep_size: bool, heatmaps: bool,
+                        native_size: bool, tile: Optional[int], max_memory: Optional[int],
+                        log: Optional[Callable[[str], None]]) -> None:
+    """Translate ``(input, output, image)`` triples and write the outputs; an image that
+    does not fit (the memory budget, the free temporary space) is skipped with its
+    reason, like an unreadable one."""
+    try:
+        outs, overlays = translate_arrays(translator, [im for *_, im in loaded], None, None,
+                                          keep_size, heatmaps, native_size, tile,
+                                          max_memory, log)
+    except ImageTooLargeError as err:
+        if len(loaded) > 1:  # find which: one at a time
+            for one in loaded:
+                _translate_and_save(translator, [one], report, keep_size, heatmaps,
+                                    native_size, tile, max_memory, log)
+            return
+        report.failed.append((loaded[0][0], str(err)))
+        return
+    for i, (path, out_path, _) in enumerate(loaded):
+        try:
+            save_rgb(out_path, outs[i])
+            if overlays is not None:
+                save_rgb(heatmap_path(out_path), overlays[i])
+            report.outputs.append(out_path)
+        except (OSError, ValueError, KeyError) as err:  # unknown format, disk
+            report.failed.append((path, f'cannot write {out_path}: {err}'))
 
 
 def translate_test_set(runner, out_dir: str = 'translations') -> int:

@@ -13,7 +13,7 @@ from ..utils.pixels import (
     to_model_range,
     to_uint8,
 )
-from .pipeline import parse_memory, translate_arrays
+from .pipeline import ModelOrTranslator, as_translator, parse_memory, translate_arrays
 from .translator import (
     META_KEY,
     SIZE_MULTIPLE,
@@ -31,8 +31,9 @@ from .translator import (
     translator_spec,
 )
 
-__all__ = ['parse_memory', 'translate_arrays', 'PIXEL_SCALE', 'ModelIO', 'colorize_heatmap',
-           'overlay_heatmap', 'pad_to', 'quantize', 'to_model_range', 'to_uint8', 'META_KEY',
-           'SIZE_MULTIPLE', 'SPEC_VERSION', 'TorchTranslator', 'Translator', 'TranslatorNet',
+__all__ = ['ModelOrTranslator', 'as_translator', 'parse_memory', 'translate_arrays',
+           'PIXEL_SCALE', 'ModelIO', 'colorize_heatmap', 'overlay_heatmap', 'pad_to',
+           'quantize', 'to_model_range', 'to_uint8', 'META_KEY', 'SIZE_MULTIPLE',
+           'SPEC_VERSION', 'TorchTranslator', 'Translator', 'TranslatorNet',
            'config_image_size', 'direction_table', 'is_nicegan', 'model_image_size',
            'other_domain', 'resolve_direction', 'translator_net', 'translator_spec']

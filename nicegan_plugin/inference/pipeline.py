@@ -1,15 +1,19 @@
 """Translating RGB images of any size through a :class:`~.translator.Translator`: the one
 translation path (resizing, padding, tiling, overlays) every tool and API uses."""
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+import torch.nn as nn
 from PIL import Image
 
 from ..utils.image_io import resize_rgb
-from ..utils.pixels import overlay_heatmap, pad_to
-from .translator import Translator
+from ..utils.model_utils import model_domains
+from ..utils.pixels import overlay_heatmap, pad_to, to_model_range, to_uint8
+from .translator import TorchTranslator, Translator, other_domain
 
 Log = Callable[[str], None]
+#: what the translation functions take: a translator, or a loaded model
+ModelOrTranslator = Union[nn.Module, Translator]
 
 #: smallest side translated without a warning (the encoder sees 4x4 px per feature)
 MIN_SIDE = 16
@@ -30,15 +34,36 @@ def parse_memory(text: str) -> int:
     return int(value * units[unit])
 
 
-def translate_arrays(translator: Translator, images: Sequence[np.ndarray],
+def as_translator(model: ModelOrTranslator, target_domain: Optional[str] = None,
+                  heatmaps: bool = True) -> Translator:
+    """``model`` itself if it is a translator (checked to translate into
+    ``target_domain`` when given), else the in-process translator of the model's
+    direction into ``target_domain``."""
+    if isinstance(model, Translator):
+        if target_domain is not None and model.target_domain != target_domain:
+            raise ValueError(f'{model.origin} translates into {model.target_domain}, '
+                             f'not {target_domain}')
+        return model
+    domains = model_domains(model)
+    if target_domain not in domains:
+        raise ValueError(f'unknown target domain {target_domain!r}; the model has {domains}')
+    source = other_domain(domains, target_domain)
+    return TorchTranslator(model, f'{source}2{target_domain}', heatmap=heatmaps)
+
+
+def translate_arrays(model: ModelOrTranslator, images: Sequence[np.ndarray],
+                     target_domain: Optional[str] = None,
                      size: Optional[Tuple[int, int]] = None, keep_size: bool = True,
                      heatmaps: bool = False, native_size: bool = False,
                      tile: Optional[int] = None, max_memory: Optional[int] = None,
                      log: Optional[Log] = None
                      ) -> Tuple[List[np.ndarray], Optional[List[np.ndarray]]]:
-    """Translate HxWx3 RGB uint8 images (any sizes) with ``translator``.
+    """Translate HxWx3 RGB uint8 images (any sizes) into ``target_domain``.
 
     Args:
+        model: a :class:`~.translator.Translator` (e.g. an exported file; its direction
+            is fixed) or a loaded model (its eval-mode networks: the EMA generator when
+            on), translated into ``target_domain`` (required for a model).
         size: network input (height, width) when resizing; default: the training size.
         keep_size: resize outputs back to the inputs' sizes (bicubic); ignored with
             ``native_size``.
@@ -48,23 +73,31 @@ def translate_arrays(translator: Translator, images: Sequence[np.ndarray],
             translated, and cropped back (light models only).
         tile: with ``native_size``: translate tile by tile with tiles of this many
             pixels, exactly (:mod:`.tiled`), so memory is bounded by the tile.
-        max_memory: with ``native_size``: a memory budget in bytes; each image is
+        max_memory: with ``native_size``: a budget in bytes for the memory the network
+            adds to translate one image (its feature maps and the float32 output; not
+            the loaded model, nor the decoded image and its conversions); each image is
             translated whole when its estimate fits, else tiled (``tile`` or the largest
             tile that fits); ``log`` says which and why.
 
     Returns:
         (translations, overlays or None), RGB uint8, in the order of ``images``.
+
+    Raises:
+        ValueError: options this translator cannot serve (checked before any image).
+        ImageTooLargeError: an image that does not fit ``max_memory`` or the free disk /
+            host memory (:mod:`.tiled`); callers translating folders skip it.
     """
+    translator = as_translator(model, target_domain, heatmaps)
     if heatmaps and not translator.has_heatmap:
         raise ValueError(f'{translator.origin} has no heatmap output (export it with '
                          '--heatmap; MMagic models other than NICE-GAN have none)')
-    if (tile or max_memory) and not native_size:
+    if (tile is not None or max_memory is not None) and not native_size:
         raise ValueError('--tile and --max-memory apply to --native-size translation '
                          '(resized translation runs at the training size)')
     if native_size:
         translator.native_size(1, 1)  # raises for fixed-size translators
     if tile is not None or max_memory is not None:
-        _check_tiling(translator, tile)
+        translator.check_tile(tile)
     size = tuple(size or translator.image_size)
     outs: List[Optional[np.ndarray]] = [None] * len(images)
     overlays: Optional[List[Optional[np.ndarray]]] = [None] * len(images) if heatmaps else None
@@ -96,35 +129,16 @@ def translate_arrays(translator: Translator, images: Sequence[np.ndarray],
     return outs, overlays
 
 
-def _check_tiling(translator: Translator, tile: Optional[int]) -> None:
-    if not translator.supports_tiling:
-        raise ValueError(f'{translator.origin} ({translator.name}) cannot translate tile by '
-                         'tile: tiling needs a light NICE-GAN checkpoint run in PyTorch '
-                         '(CONFIG CHECKPOINT without --backend); the full (light=False) '
-                         'model cannot run at native size at all')
-    if tile is not None:
-        from .tiled import min_tile
-        net = translator.net
-        smallest = min_tile(net.encoder, net.generator)
-        if tile < smallest:
-            raise ValueError(f'--tile {tile} is smaller than this network\'s halo allows; '
-                             f'use --tile {smallest} or more (512 or 1024 are good choices)')
-
-
 def _translate_one_by_one(translator: Translator, batch: Sequence[np.ndarray],
                           tile: Optional[int], max_memory: Optional[int],
                           log: Optional[Log]) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """Each image whole or tiled (one at a time: tiling is for images that do not fit)."""
-    from ..utils.pixels import to_model_range, to_uint8
-    from .tiled import choose_mode
     fakes, heats = [], []
     for image in batch:
         h, w = image.shape[:2]
         mode, use_tile, why = 'tiled', tile, f'--tile {tile}'
         if max_memory is not None:
-            net = translator.net
-            mode, use_tile, why = choose_mode(net.encoder, net.generator, h, w,
-                                              max_memory, tile=tile)
+            mode, use_tile, why = translator.choose_mode(h, w, max_memory, tile)
         if log:
             log(f'{h}x{w}: {mode}' + (f' (tile {use_tile})' if mode == 'tiled' else '') +
                 f': {why}')

@@ -25,6 +25,7 @@ import torch.nn as nn
 from ..utils.model_utils import eval_mode, model_device, model_domains, unwrap
 from ..utils.pixels import ModelIO, to_model_range, to_uint8
 from ..version import __version__
+from . import tiled
 
 #: key of the spec in ONNX ``metadata_props`` / TorchScript extra files (``<key>.json``)
 META_KEY = 'nicegan_translator'
@@ -221,8 +222,33 @@ class Translator(abc.ABC):
         y, heat = self.forward(to_model_range(np.stack(images)))
         return to_uint8(y), (heat[:, 0] if heat is not None else None)
 
-    # tiled translation: only in-process light NICE-GAN translators can do it
-    supports_tiling = False
+    # --------------------------------------------------------------- tiling
+    @property
+    def supports_tiling(self) -> bool:
+        """Whether :meth:`forward_tiled` works: exact tile-by-tile translation in memory
+        bounded by the tile (only in-process light NICE-GAN translators)."""
+        return False
+
+    def check_tile(self, tile: Optional[int] = None) -> None:
+        """ValueError unless this translator can tile, and ``tile`` (if given) is a tile
+        size its network can run (one message, one advice: :func:`.tiled.check_tile`)."""
+        if not self.supports_tiling:
+            raise ValueError(f'{self.origin} ({self.name}) cannot translate tile by tile: '
+                             'tiling needs a light NICE-GAN checkpoint run in PyTorch '
+                             '(CONFIG CHECKPOINT without --backend); the full (light=False) '
+                             'model cannot run at native size at all')
+
+    def choose_mode(self, height: int, width: int, budget: int,
+                    tile: Optional[int] = None) -> Tuple[str, Optional[int], str]:
+        """``('whole', None, why)`` or ``('tiled', tile, why)`` for one image of this size
+        within ``budget`` bytes (:func:`.tiled.choose_mode`)."""
+        self.check_tile(tile)
+        raise NotImplementedError
+
+    def forward_tiled(self, x: np.ndarray, tile: int, log=None) -> Outputs:
+        """:meth:`forward` of one (1, 3, H, W) image computed tile by tile, exactly."""
+        self.check_tile(tile)
+        raise NotImplementedError
 
 
 def check_spec(spec: Any, origin: str) -> None:
@@ -382,8 +408,19 @@ class TorchTranslator(Translator):
                     else _ModelTranslationNet(net, target))
 
     @property
-    def supports_tiling(self) -> bool:  # type: ignore[override]
+    def supports_tiling(self) -> bool:
         return self.light and isinstance(self.net, TranslatorNet)
+
+    def check_tile(self, tile: Optional[int] = None) -> None:
+        super().check_tile(tile)
+        if tile is not None:
+            tiled.check_tile(self.net.encoder, self.net.generator, tile)
+
+    def choose_mode(self, height: int, width: int, budget: int,
+                    tile: Optional[int] = None) -> Tuple[str, Optional[int], str]:
+        self.check_tile(tile)
+        return tiled.choose_mode(self.net.encoder, self.net.generator, height, width,
+                                 budget, tile, device=self.device.type)
 
     @property
     def device(self) -> torch.device:
@@ -405,19 +442,18 @@ class TorchTranslator(Translator):
         """:meth:`forward` of one (1, 3, H, W) image computed tile by tile, exactly
         (:func:`nicegan_plugin.inference.tiled.tiled_translate`): memory bounded by the
         tile, not the image."""
-        from .tiled import tiled_translate
+        self.check_tile(tile)
         x = np.asarray(x)
         if x.ndim != 4 or x.shape[0] != 1 or x.shape[1] != 3:
             raise ValueError(f'tiled translation takes one (1, 3, H, W) image, got '
                              f'{tuple(x.shape)}')
         self.check_size(x.shape[2], x.shape[3])
         net = self.net
+        image = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
         with eval_mode(self.model):
-            y, heat = tiled_translate(net.encoder, net.generator,
-                                      net.to_model_space(torch.from_numpy(
-                                          np.ascontiguousarray(x, dtype=np.float32)
-                                      ).to(self.device)),
-                                      tile, heatmap=net.heatmap, log=log)
+            y, heat = tiled.tiled_translate(net.encoder, net.generator,
+                                            net.to_model_space(image), tile,
+                                            heatmap=net.heatmap, log=log)
             y = net.from_model_space(y.to(self.device))
         return (y.float().cpu().numpy(),
                 heat.float().cpu().numpy() if heat is not None else None)

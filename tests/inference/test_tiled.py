@@ -16,10 +16,12 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from nicegan_plugin.inference.tiled import (
+    ImageTooLargeError,
     TilingError,
     choose_mode,
     estimate_tiled_bytes,
     estimate_whole_bytes,
+    format_bytes,
     min_tile,
     store_bytes,
     tiled_translate,
@@ -145,6 +147,27 @@ def test_flat_tiles_constant_images_and_extremes(nets, photo, tile):
         assert (heat - heat32).abs().max() <= 1e-6 * heat32.abs().max() + ATOL, name
 
 
+def test_statistics_of_flat_tiles_merge_exactly():
+    """Tiles with a flat channel or flat everywhere (variance 0) merge into the statistics
+    of the whole map, as float64 ``torch.var`` computes them over the whole map."""
+    from nicegan_plugin.inference.tiled.stats import Stats
+    torch.manual_seed(0)
+    m = torch.randn(1, 5, 24, 36) * 3 + 2
+    m[:, :, :12] = 7.25          # the top row of tiles: flat in every channel
+    m[:, 2] = -1.5               # channel 2: flat everywhere
+    stats = Stats(5)
+    for r in (0, 12):
+        for c in (0, 18):
+            stats.add(m[:, :, r:r + 12, c:c + 18])
+    mean_in, var_in, mean_ln, var_ln = stats.moments()
+    ref = m.double()
+    np.testing.assert_allclose(mean_in, ref.mean(dim=(0, 2, 3)).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(var_in, ref.var(dim=(0, 2, 3)).numpy(), rtol=1e-5)
+    assert var_in[2] == 0
+    assert mean_ln == pytest.approx(ref.mean().item(), rel=1e-6)
+    assert var_ln == pytest.approx(ref.var().item(), rel=1e-5)
+
+
 def test_heatmap_off_returns_none(nets, photo):
     disc, gen = nets
     y, heat = tiled_translate(disc, gen, photo('cat/104.jpg', 64, 64), 32)
@@ -194,9 +217,10 @@ def test_bad_input_is_one_line(nets, photo, tmp_path):
         (dict(gen=NICEGANGenerator(base_channels=8, num_blocks=1, light=False).eval()),
          'light=False'),
         # 400000 x 400000 px (an expanded view: no memory): ~40 TB of maps
-        (dict(x=torch.zeros(1, 3, 1, 1).expand(1, 3, 400000, 400000)), 'GiB of temporary'),
+        (dict(x=torch.zeros(1, 3, 1, 1).expand(1, 3, 400000, 400000)),
+         r'needs [\d.]+ TiB of temporary files'),
         (dict(x=torch.zeros(1, 3, 1, 1).expand(1, 3, 400000, 400000), storage='memory'),
-         'GiB of host memory'),
+         r'[\d.]+ TiB of host memory'),
         (dict(x=x.double()), 'float32'),
     ]
     for kwargs, expected in cases:
@@ -233,8 +257,15 @@ def test_choose_mode(nets):
     assert choose_mode(disc, gen, h, w, whole_b, 512)[:2] == ('whole', None)
     mode, tile, why = choose_mode(disc, gen, h, w, whole_b - 1, 512)
     assert (mode, tile) == ('tiled', 512) and 'tiles of 512 px' in why
-    with pytest.raises(TilingError, match='smaller --tile'):
+    with pytest.raises(ImageTooLargeError, match=r'use a smaller --tile \(\d+ px fits\)'):
         choose_mode(disc, gen, h, w, tiled_b - 1, 512)
+    # below what even the smallest tile needs: the advice is a larger budget, not a tile
+    least = estimate_tiled_bytes(disc, gen, h, w, 8)
+    for tile in (None, 8, 512):
+        with pytest.raises(ImageTooLargeError,
+                           match=f'raise --max-memory to at least {format_bytes(least)}'):
+            choose_mode(disc, gen, h, w, least - 1, tile)
+    assert choose_mode(disc, gen, h, w, least, None)[:2] == ('tiled', 8)
     # no tile given: the largest multiple of 32 whose estimate fits
     mode, tile, _ = choose_mode(disc, gen, h, w, tiled_b, None)
     assert mode == 'tiled' and tile % 32 == 0 and tile >= 512
