@@ -15,6 +15,7 @@ See docs/monitoring.md.
 """
 import argparse
 import os.path as osp
+import sys
 
 from nicegan_plugin.utils.cli import run_cli
 
@@ -25,7 +26,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='work dir of a tools/train.py run (or one of its timestamp '
                         'folders, or a scalars.json file)')
     parser.add_argument('--out', help='PNG to write (default: WORK_DIR/curves.png of the '
-                        'first work dir)')
+                        'first work dir); an existing folder: FOLDER/curves.png; another '
+                        'extension (.pdf, .svg) picks that format')
     parser.add_argument('--names', nargs='+', help='one legend name per work dir (default: '
                         'the work dirs\' folder names)')
     parser.add_argument('--smooth', type=float, default=0.6,
@@ -36,10 +38,17 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from nicegan_plugin.visualization.curves import best_point, save_curves
+    from nicegan_plugin.visualization.curves import best_point, curves_path, save_curves
     first = args.work_dirs[0]
-    out = args.out or osp.join(first if osp.isdir(first) else osp.dirname(first), 'curves.png')
+    out = curves_path(args.out or osp.join(first if osp.isdir(first) else osp.dirname(first),
+                                           'curves.png'))
     runs = save_curves(args.work_dirs, out, args.names, args.smooth)
+    for run in runs:
+        for line in run.skipped[:5]:
+            print(f'warning: {line}', file=sys.stderr)
+        if len(run.skipped) > 5:
+            print(f'warning: {len(run.skipped) - 5} more damaged lines left out of '
+                  f'{run.work_dir}', file=sys.stderr)
     print(f'curves: {out}')
     for run in runs:
         best = [f'{k} {b[1]:.4g} at iter {b[0]}' for k in run.val

@@ -7,7 +7,8 @@ each validation the metrics (``'<prefix>/<name>'`` keys, e.g. ``FID-horse-to-zeb
 ``step`` = the iteration validated). A resumed run writes a new timestamp folder; the
 folders are concatenated in time order, a later folder replacing the earlier ones from its
 first step on (what it re-ran). Nothing is re-run: a run still in progress reads as far as
-it got (a half-written last line is left out).
+it got (a half-written last line is left out); a damaged line (garbage bytes after a crash)
+is left out and named (file and line) in :attr:`RunScalars.skipped`.
 
 :func:`load_run` reads a work dir into a :class:`RunScalars`; :func:`plot_runs` draws
 runs into one matplotlib figure (Agg canvas; pyplot is not used, so the caller's backend
@@ -22,13 +23,14 @@ import ast
 import glob
 import json
 import math
-import os
 import os.path as osp
 import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from ..utils.fileio import atomic_path
 
 #: the file MMEngine's LocalVisBackend writes, under ``<work_dir>/<timestamp>/vis_data``
 SCALARS_FILE = 'scalars.json'
@@ -64,6 +66,7 @@ class RunScalars:
     val: Dict[str, Series]                      # '<prefix>/<name>' metrics per key
     best: Dict[str, List[int]] = field(default_factory=dict)  # key -> best_*.pth iterations
     domains: List[str] = field(default_factory=list)    # the model's, from the dumped config
+    skipped: List[str] = field(default_factory=list)    # damaged lines left out (file, line)
 
     @property
     def last_step(self) -> int:
@@ -86,24 +89,33 @@ def scalar_files(path: str) -> List[str]:
     return sorted(glob.glob(osp.join(path, '*', 'vis_data', SCALARS_FILE)))
 
 
-def read_rows(path: str) -> List[dict]:
-    """The JSON objects of a JSON-lines file; an unfinished last line (a run still
-    writing) is left out, a broken line before it is an error naming the file and line."""
-    with open(path, encoding='utf-8') as f:
-        lines = f.read().split('\n')
+def read_rows(path: str, skipped: Optional[List[str]] = None) -> List[dict]:
+    """The JSON objects of a JSON-lines file, as far as they are readable.
+
+    An unfinished last line (a run still writing it) is left out silently. A damaged line
+    (bytes that are not UTF-8, e.g. after a crash or a disk error, or text that is not
+    JSON) is left out and described in ``skipped`` (``'<file>: line N is ...'``), so the
+    rest of the run still plots."""
+    with open(path, 'rb') as f:
+        lines = f.read().split(b'\n')
     rows = []
-    for i, line in enumerate(lines):
-        if not line.strip():
+    for i, raw in enumerate(lines):
+        if not raw.strip():
             continue
         try:
-            row = json.loads(line)
+            row = json.loads(raw.decode('utf-8'))
+        except UnicodeDecodeError as err:
+            what = f'not UTF-8 text (byte {raw[err.start]:#04x} at column {err.start + 1})'
         except json.JSONDecodeError as err:
             if i == len(lines) - 1:  # no newline after it yet: still being written
                 break
-            raise CurvesError(f'{path}: line {i + 1} is not JSON ({err.msg}); the file is '
-                              'damaged, move it away to plot the other runs') from None
-        if isinstance(row, dict) and 'step' in row:
-            rows.append(row)
+            what = f'not JSON ({err.msg})'
+        else:
+            if isinstance(row, dict) and 'step' in row:
+                rows.append(row)
+            continue
+        if skipped is not None:
+            skipped.append(f'{path}: line {i + 1} is {what}; left out')
     return rows
 
 
@@ -165,8 +177,9 @@ def config_domains(files: Sequence[str]) -> List[str]:
         if not osp.isfile(path):
             continue
         try:
-            tree = ast.parse(open(path, encoding='utf-8').read())
-        except SyntaxError:
+            with open(path, encoding='utf-8') as f:
+                tree = ast.parse(f.read())
+        except (SyntaxError, ValueError):  # damaged: UnicodeDecodeError, NUL bytes
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.keyword) and node.arg == 'reachable_domains':
@@ -193,8 +206,12 @@ def load_run(work_dir: str, name: Optional[str] = None) -> RunScalars:
     """Everything :func:`plot_runs` draws for one run (see the module doc); ``work_dir``
     may also be one of its timestamp folders or a ``scalars.json`` file."""
     files = scalar_files(work_dir)
-    rows = concat_runs([read_rows(f) for f in files])
+    skipped: List[str] = []
+    rows = concat_runs([read_rows(f, skipped) for f in files])
     if not rows:
+        if skipped:
+            raise CurvesError(f'no readable training scalars in {work_dir}: '
+                              f'{len(skipped)} damaged line(s), the first: {skipped[0]}')
         expected = osp.join(work_dir, '<timestamp>', 'vis_data', SCALARS_FILE)
         raise CurvesError(
             f'no training scalars in {work_dir}: expected {expected} with rows, which '
@@ -206,7 +223,8 @@ def load_run(work_dir: str, name: Optional[str] = None) -> RunScalars:
     best = {k: by_file_key[k.replace('/', '_')] for k in val
             if k.replace('/', '_') in by_file_key}
     label = name or osp.basename(root) or root
-    return RunScalars(label, work_dir, files, train, val, best, config_domains(files))
+    return RunScalars(label, work_dir, files, train, val, best, config_domains(files),
+                      skipped)
 
 
 # ----------------------------------------------------------------------------- grouping
@@ -376,13 +394,28 @@ def plot_runs(runs: Sequence[RunScalars], smoothing: float = 0.6, ncols: int = 0
     return fig
 
 
+def curves_path(out: str) -> str:
+    """The file :func:`save_curves` writes for ``out``: ``<out>/curves.png`` when ``out`` is
+    an existing folder, ``<out>.png`` when it has no extension, else ``out``."""
+    if osp.isdir(out):
+        return osp.join(out, 'curves.png')
+    return out if osp.splitext(out)[1] else out + '.png'
+
+
 def save_curves(work_dirs: Sequence[str], out: str, names: Optional[Sequence[str]] = None,
                 smoothing: float = 0.6) -> List[RunScalars]:
-    """Read ``work_dirs`` and write their curves to ``out`` (PNG); returns the runs read."""
+    """Read ``work_dirs`` and write their curves to :func:`curves_path` of ``out`` (PNG, or
+    the format of its extension, e.g. ``.pdf``, ``.svg``), atomically; returns the runs."""
     if names is not None and len(names) != len(work_dirs):
         raise CurvesError(f'{len(names)} names for {len(work_dirs)} work dirs')
     runs = [load_run(w, n) for w, n in zip(work_dirs, names or [None] * len(work_dirs))]
     fig = plot_runs(runs, smoothing)
-    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    fig.savefig(out, dpi=110)
+    path = curves_path(out)
+    fmt = osp.splitext(path)[1][1:].lower()
+    if fmt not in fig.canvas.get_supported_filetypes():
+        raise CurvesError(f'cannot write {path}: matplotlib writes '
+                          f'{", ".join(sorted(fig.canvas.get_supported_filetypes()))}, '
+                          f'not {fmt!r}')
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format=fmt)
     return runs

@@ -168,7 +168,9 @@ def test_overlay_with_cyclegan(runs):
 
 def test_run_in_progress_and_damaged_files(runs, tmp_path):
     """Hand-made edge cases on a copy of the real run's first log folder: a half-written
-    last line (a run still writing) is left out; a broken earlier line is an error."""
+    last line (a run still writing) is left out silently; a damaged earlier line (not
+    JSON, or bytes that are not UTF-8) is left out and named (file and line), and the rest
+    still plots."""
     src = sorted(glob.glob(osp.join(runs['nice'], '*', 'vis_data')))[0]
     folder = tmp_path / 'in_progress' / '20000101_000000' / 'vis_data'
     shutil.copytree(src, folder)
@@ -178,10 +180,29 @@ def test_run_in_progress_and_damaged_files(runs, tmp_path):
     path.write_text(text + text.splitlines()[0][:40])  # no newline: still being written
     partial = load_run(str(tmp_path / 'in_progress'))
     assert partial.train['loss_d'].steps == complete.train['loss_d'].steps == [1, 2, 3]
+    assert partial.skipped == []
     assert load_run(str(path)).train['loss_d'].steps == [1, 2, 3]  # the file itself
     lines = text.splitlines()
+    assert json.loads(lines[1])['step'] == 2 and 'loss_d' in json.loads(lines[1])
     path.write_text('\n'.join([lines[0], lines[1][:30]] + lines[2:]) + '\n')
-    with pytest.raises(CurvesError, match=r'scalars.json: line 2 is not JSON'):
+    cut = load_run(str(tmp_path / 'in_progress'))
+    assert cut.train['loss_d'].steps == [1, 3]
+    assert len(cut.skipped) == 1 and cut.skipped[0].startswith(f'{path}: line 2 is not JSON (')
+    # garbage bytes (a crash, a disk error) in place of line 2, and NUL bytes after line 3
+    raw = [line.encode() for line in lines]
+    path.write_bytes(b'\n'.join([raw[0], b'\xff\xfe\x81garbage' + raw[1][5:], raw[2],
+                                 b'\x00' * 64] + raw[3:]) + b'\n')
+    damaged = load_run(str(tmp_path / 'in_progress'))
+    assert damaged.train['loss_d'].steps == [1, 3]
+    assert damaged.train['loss_d'].values == [complete.train['loss_d'].values[i]
+                                              for i in (0, 2)]
+    assert damaged.skipped[0] == (f'{path}: line 2 is not UTF-8 text (byte 0xff at column 1); '
+                                  'left out')
+    assert damaged.skipped[1].startswith(f'{path}: line 4 is not JSON (')
+    assert len(damaged.skipped) == 2
+    path.write_bytes(b'\xff' * 100 + b'\n')  # nothing readable: one clear error
+    with pytest.raises(CurvesError, match=r'no readable training scalars in .*in_progress: '
+                       r'1 damaged line\(s\), the first: .*scalars.json: line 1 is not UTF-8'):
         load_run(str(tmp_path / 'in_progress'))
 
 
@@ -197,9 +218,16 @@ def test_cli(runs, tmp_path, run_tools):
     empty = tmp_path / 'no_scalars'
     empty.mkdir()
     out = str(tmp_path / 'both.png')
-    ok, bad = run_tools('tools/plot_curves.py', [
+    folder = tmp_path / 'plots'  # --out an existing folder: <folder>/curves.png
+    folder.mkdir()
+    damaged = tmp_path / 'damaged'  # a copy of the run with garbage bytes in one line
+    shutil.copytree(runs['nice'], damaged)
+    scalars = sorted(damaged.glob('*/vis_data/scalars.json'))[0]
+    lines = scalars.read_bytes().split(b'\n')
+    scalars.write_bytes(b'\n'.join(lines[:1] + [b'\x89\xff' + lines[1]] + lines[2:]))
+    ok, bad, into_folder, garbage = run_tools('tools/plot_curves.py', [
         [runs['nice'], runs['cycle'], '--out', out, '--names', 'NICE-GAN', 'CycleGAN'],
-        [str(empty)]])
+        [str(empty)], [runs['nice'], '--out', str(folder)], [str(damaged)]])
     assert ok.returncode == 0, ok.stderr[-3000:]
     assert f'curves: {out}' in ok.stdout
     img = cv2.imread(out)
@@ -212,6 +240,41 @@ def test_cli(runs, tmp_path, run_tools):
     assert bad.returncode == 1
     err = bad.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f'error: no training scalars in {empty}')
+
+    assert into_folder.returncode == 0, into_folder.stderr[-3000:]
+    written = folder / 'curves.png'
+    assert f'curves: {written}\n' in into_folder.stdout
+    assert cv2.imread(str(written)) is not None
+    assert not osp.exists(f'{folder}.png') and os.listdir(folder) == ['curves.png']
+
+    assert garbage.returncode == 0, garbage.stderr[-3000:]
+    assert garbage.stderr.strip().splitlines() == [
+        f'warning: {scalars}: line 2 is not UTF-8 text (byte 0x89 at column 1); left out']
+    assert cv2.imread(str(damaged / 'curves.png')) is not None
+    assert 'damaged: to iter 4 from 2 log folder(s)' in garbage.stdout
+
+
+def test_curves_path_and_atomic_write(runs, tmp_path, monkeypatch):
+    """--out names: a folder gets curves.png inside, no extension gets .png, others keep
+    theirs (and their format); a save that fails leaves the old file and no temp file."""
+    from nicegan_plugin.visualization.curves import curves_path, save_curves
+    assert curves_path(str(tmp_path)) == str(tmp_path / 'curves.png')
+    assert curves_path(str(tmp_path / 'c')) == str(tmp_path / 'c.png')
+    assert curves_path(str(tmp_path / 'c.pdf')) == str(tmp_path / 'c.pdf')
+    save_curves([runs['cycle']], str(tmp_path / 'c.svg'))
+    assert (tmp_path / 'c.svg').read_text().lstrip().startswith('<?xml')
+    with pytest.raises(CurvesError, match=r'cannot write .*c\.xyz: matplotlib writes .*png'):
+        save_curves([runs['cycle']], str(tmp_path / 'c.xyz'))
+    old = tmp_path / 'old.png'
+    old.write_bytes(b'old picture')
+
+    def disk_full(fd):
+        raise OSError(28, 'No space left on device')
+    monkeypatch.setattr(os, 'fsync', disk_full)
+    with pytest.raises(OSError, match='No space left'):
+        save_curves([runs['cycle']], str(old))
+    assert old.read_bytes() == b'old picture'
+    assert sorted(os.listdir(tmp_path)) == ['c.svg', 'old.png']
 
 
 def test_ema_is_tensorboards_smoothing():
