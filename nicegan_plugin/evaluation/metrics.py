@@ -34,7 +34,11 @@ from torch.utils.data import DataLoader
 from ..utils.model_utils import unwrap
 from .feature_cache import FAKE_MEMO, real_features
 from .functional import feature_stats, fid_from_features, frechet_distance, kid_from_features
-from .inception import inception_features, load_inception
+from .inception import inception_features, load_inception, resolve_inception_path
+
+
+class TestSetSizeError(ValueError):
+    """A metric expects more test images than the test folders hold."""
 
 
 def domain_test_counts(model: nn.Module, dataset, fake_key: Optional[str],
@@ -54,6 +58,47 @@ def domain_test_counts(model: nn.Module, dataset, fake_key: Optional[str],
     target = fake_key[5:]
     source = domains[1] if target == domains[0] else domains[0]
     return counts[source], counts[target]
+
+
+def check_test_counts(model: nn.Module, dataset, fake_key: Optional[str], fake_nums: int,
+                      real_nums: int, prefix: Optional[str]) -> None:
+    """Stop before any Inception work when a metric expects more test images than the
+    test set holds (else MMagic stops after the whole test: 'Length of results is 1, not
+    equals to target size 3'; or real images would count twice).
+
+    An unpaired test set: ``fake_nums`` <= the source domain's test images (one fake
+    each), ``real_nums`` <= the target domain's; the message names the config values to
+    change (``num_test_a``/``num_test_b``, ``-1`` to count the folder). Another dataset:
+    both <= its length.
+
+    Raises:
+        TestSetSizeError: one line naming the metric, the folder(s) and the fix.
+    """
+    try:
+        n_source, n_target = domain_test_counts(model, dataset, fake_key, prefix)
+    except ValueError:
+        n = len(dataset)
+        if max(fake_nums, real_nums) > n:
+            raise TestSetSizeError(
+                f'{prefix}: fake_nums={fake_nums}, real_nums={real_nums}, but the test set '
+                f'holds {n} items; lower them (-1: all)') from None
+        return
+    domains = list(getattr(model, 'domains', None) or getattr(model, '_reachable_domains'))
+    target = fake_key[5:]
+    source = domains[1] if target == domains[0] else domains[0]
+    where = {domains[0]: (getattr(dataset, 'dataroot_a', 'testA'), 'num_test_a'),
+             domains[1]: (getattr(dataset, 'dataroot_b', 'testB'), 'num_test_b')}
+    wrong = []
+    for arg, wanted, held, domain in (('fake_nums', fake_nums, n_source, source),
+                                      ('real_nums', real_nums, n_target, target)):
+        if wanted > held:
+            folder, setting = where[domain]
+            wrong.append(f'{arg}={wanted} {domain} images, but {folder} holds {held}: set '
+                         f'{setting}={held} (or -1 to count the folder)')
+    if wrong:
+        raise TestSetSizeError(
+            f'{prefix}: the test set is smaller than the metric expects: {"; ".join(wrong)} '
+            '(a config without num_test_a/num_test_b: this metric\'s fake_nums/real_nums)')
 
 
 class _OfflineInceptionMetric(TransFID):
@@ -85,18 +130,30 @@ class _OfflineInceptionMetric(TransFID):
         self.real_feats: Optional[np.ndarray] = None  # (N, 2048), the same on every rank
 
     def _load_inception(self, inception_style: Optional[str],
-                        inception_path: Optional[str]) -> Tuple[nn.Module, str]:
-        """Called by ``FrechetInceptionDistance.__init__``: local file only, shared network."""
-        net, style, self.weights_id = load_inception(inception_path, inception_style)
-        return net, style
+                        inception_path: Optional[str]) -> Tuple[Optional[nn.Module],
+                                                                Optional[str]]:
+        """Called by ``FrechetInceptionDistance.__init__``: finds the local weight file (a
+        missing one is an error here) and defers loading it to :meth:`prepare`, after the
+        test-set sizes are checked (:func:`check_test_counts`)."""
+        self._inception_file = resolve_inception_path(inception_path)
+        self._inception_request = inception_style
+        return None, inception_style
+
+    def _load_network(self) -> None:
+        """Load (or reuse: one copy per process) the Inception network once."""
+        if self.inception is None:
+            self.inception, self.inception_style, self.weights_id = load_inception(
+                self._inception_file, self._inception_request)
 
     def forward_inception(self, image: Tensor) -> Tensor:
         """(N, 2048) CPU features of BGR [0, 255] images (see :func:`inception_features`)."""
+        self._load_network()
         return inception_features(self.inception, self.inception_style, image)
 
     def prepare(self, module: nn.Module, dataloader: DataLoader) -> None:
-        """Move Inception to the model's device and fetch the (shared) real features
-        (computed or read on rank 0 and broadcast: every rank holds the same)."""
+        """Check the test-set sizes (:func:`check_test_counts`), load Inception onto the
+        model's device and fetch the (shared) real features (computed or read on rank 0
+        and broadcast: every rank holds the same)."""
         module = unwrap(module)
         self.data_preprocessor = module.data_preprocessor
         self.device = module.data_preprocessor.device
@@ -105,6 +162,9 @@ class _OfflineInceptionMetric(TransFID):
                                                           self.fake_key, self.prefix)
             if self.real_nums == -1:
                 self.real_nums = n_target
+        check_test_counts(module, dataloader.dataset, self.fake_key, self.fake_nums,
+                          self.real_nums, self.prefix)
+        self._load_network()
         self.inception.to(self.device).eval()
         state = real_features(dataloader, module.data_preprocessor, self.real_key or 'img',
                               self.real_nums, self.weights_id, self.forward_inception,
