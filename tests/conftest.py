@@ -9,8 +9,8 @@ horse2zebra config with the tiny networks) and the ``config_files`` marker. Tiny
 ``tiny_model_cfg(...)``, ``build_tiny_model(...)``, ``tiny_checkpoint`` (what training writes)
 and ``tiny`` (its model loaded). Tiny data sets: ``make_image_set(root, n_a, n_b, size)``
 (synthetic), ``photo_paths`` / ``read_photos`` / ``make_photo_set`` (real cat/dog photos of
-tests/data/photos, MIT-licensed, see its README). Running: ``data_root_options`` / ``data_root_args``,
-``make_tiny_runner(...)``, ``run_tools``, ``data_check_cache``.
+tests/data/photos, MIT-licensed, see its README). Running: ``data_root_options`` /
+``data_root_args``, ``make_tiny_runner(...)``, ``run_tools``, ``data_check_cache``.
 """
 import copy
 import functools
