@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Translate an image or a folder of images with a NICE-GAN checkpoint.
+"""Translate images, videos or a folder of both with a NICE-GAN checkpoint.
 
 Examples::
 
@@ -8,6 +8,7 @@ Examples::
     python tools/translate.py CONFIG CKPT --input testB/ --output fakeA/ --direction b2a
     python tools/translate.py --model c2d_a2b.onnx --input photos/ --output out/
     python tools/translate.py CONFIG CKPT --backend onnxruntime --native-size --input ...
+    python tools/translate.py CONFIG CKPT --input clip.mp4 --output out/ [--steady]
 
 ``--model`` takes a file written by tools/export.py (no config needed; its direction
 is fixed); ``--backend`` runs a checkpoint through onnxruntime or TorchScript (exported
@@ -21,9 +22,18 @@ model's eval-mode generators (the EMA generators when the model was trained with
 Folders are read recursively; outputs keep the relative paths and file names
 (``--heatmaps`` adds ``<stem>_cam<ext>``, the CAM heatmap over the input). Inputs
 of any size, grayscale or with alpha are accepted; unreadable files are skipped
-and listed at the end. Exit status: 0 if at least one image was translated.
+and listed at the end.
+
+Videos (.mp4, .mkv, .mov, .webm, ...: docs/video.md) are translated frame by frame
+through the same path and written with the same name, frame count, timestamps, size and
+codec (where this PyAV build has its encoder), their audio copied unchanged; frames
+stream, so memory does not depend on the clip's length. ``--steady [M]`` holds the
+generator's style and normalisation statistics steady over a clip (less flicker, not
+frame-exact). A clip with a broken frame keeps the frames before it (the summary says
+where it stopped). Exit status: 0 if at least one image or video was translated.
 """
 import argparse
+import os.path as osp
 import sys
 
 
@@ -51,7 +61,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--img-size', type=int, nargs='+', default=None, metavar='PX',
                         help='translate at this size (H [W]) instead of the size the model '
                         'was trained at')
-    parser.add_argument('--input', required=True, help='image file or folder')
+    parser.add_argument('--input', required=True, help='image or video file, or folder')
     parser.add_argument('--output', required=True, help='output folder')
     parser.add_argument('--direction', default=None,
                         help="a2b (default): domain_a (model.domains[0]) -> domain_b; b2a: "
@@ -66,6 +76,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                       help='resize outputs back to the input sizes (default)')
     size.add_argument('--no-resize-back', '--no-keep-size', dest='keep_size',
                       action='store_false', help="keep outputs at the model's size")
+    parser.add_argument('--steady', type=float, nargs='?', const=0.97, default=None,
+                        metavar='M', help='videos: hold the generator\'s style and '
+                        'normalisation statistics steady over a clip (moving average, '
+                        'weight M of the past; 0.97 when M is left out): less flicker, not '
+                        'frame-exact; CONFIG CKPT in PyTorch only (docs/video.md)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     return parser.parse_args(argv)
 
@@ -76,6 +91,14 @@ def main(argv=None) -> int:
 
     from nicegan_plugin.apis import load_translator, translate_images
     from nicegan_plugin.inference import parse_memory
+    from nicegan_plugin.inference.steady import steady_translator
+    from nicegan_plugin.inference.video import check_output_folder, translate_videos
+    from nicegan_plugin.inference.video_io import (
+        VideoReadError,
+        VideoWriteError,
+        collect_videos,
+        is_video_file,
+    )
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     if device.startswith('cuda') and not torch.cuda.is_available():
         print(f'error: --device {device} requested but CUDA is not available',
@@ -83,6 +106,10 @@ def main(argv=None) -> int:
         return 2
     if (args.tile or args.max_memory) and not args.native_size:
         print('error: --tile and --max-memory apply to --native-size translation',
+              file=sys.stderr)
+        return 2
+    if args.steady is not None and (args.tile or args.max_memory):
+        print('error: --steady translates whole frames; drop --tile / --max-memory',
               file=sys.stderr)
         return 2
     if args.img_size and (args.model or len(args.img_size) > 2):
@@ -93,6 +120,9 @@ def main(argv=None) -> int:
         print(msg, file=sys.stderr)
 
     try:
+        videos = collect_videos(args.input)
+        only_video = is_video_file(args.input) and not osp.isdir(args.input)
+        check_output_folder(args.output)
         max_memory = parse_memory(args.max_memory) if args.max_memory else None
         translator = load_translator(args.config, args.checkpoint, args.model, args.direction,
                                      args.backend, device, heatmap=args.heatmaps,
@@ -100,16 +130,30 @@ def main(argv=None) -> int:
         if (args.native_size and max_memory is None and args.tile is None
                 and device.startswith('cuda') and translator.supports_tiling):
             max_memory = int(torch.cuda.mem_get_info(torch.device(device))[0] * 0.8)
-        report = translate_images(translator, args.input, args.output,
-                                  args.direction or 'a2b', args.batch_size, args.heatmaps,
-                                  args.keep_size, progress=not args.no_progress,
-                                  native_size=args.native_size, tile=args.tile,
-                                  max_memory=max_memory, log=log)
-    except (FileNotFoundError, KeyError, ValueError) as err:
+        video_translator = steady_translator(translator, args.steady if videos else None)
+        if args.steady is not None and not videos:
+            log('note: --steady applies to videos; there is none under ' + args.input)
+        if args.heatmaps and videos:
+            log('note: --heatmaps applies to images; videos are written without heatmaps')
+        report = None
+        if not only_video:
+            report = translate_images(translator, args.input, args.output,
+                                      args.direction or 'a2b', args.batch_size, args.heatmaps,
+                                      args.keep_size, progress=not args.no_progress,
+                                      native_size=args.native_size, tile=args.tile,
+                                      max_memory=max_memory, log=log)
+        clips = translate_videos(video_translator, args.input, args.output, args.batch_size,
+                                 args.keep_size, args.native_size, args.tile,
+                                 None if args.steady is not None else max_memory,
+                                 progress=not args.no_progress, log=log)
+    except (FileNotFoundError, KeyError, ValueError, VideoReadError, VideoWriteError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
-    print(report.summary())
-    if not report.outputs:
+    if report is not None and (report.outputs or report.failed or not videos):
+        print(report.summary())
+    if videos:
+        print(clips.summary())
+    if not (report and report.outputs) and not clips.outputs:
         print(f'error: nothing was translated from {args.input}', file=sys.stderr)
         return 1
     return 0
