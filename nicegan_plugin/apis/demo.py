@@ -10,7 +10,8 @@ exported file through onnxruntime / TorchScript).
 
 - :class:`TranslationDemo`: the handlers, without Gradio (tests call them directly);
   bad input (not an image, too many pixels, too small) gives a message, never an
-  exception, so the server stays up.
+  exception, so the server stays up. A video gets one line: the page takes photos;
+  ``tools/translate.py`` translates videos (docs/video.md).
 - :func:`open_demo_translators`: CONFIG + CHECKPOINT (both directions) or an exported
   file (its one direction).
 - :func:`build_app` / :func:`launch_app`: the ``gr.Blocks`` page and its server (bound
@@ -32,6 +33,7 @@ from PIL import Image
 from ..deploy.backends import open_translator
 from ..inference import Translator, direction_table
 from ..inference.pipeline import MIN_SIDE
+from ..inference.video_io import is_video_file
 from ..utils.image_io import IMAGE_EXTENSIONS, ImageReadError, collect_images, read_rgb
 from ..utils.model_utils import model_domains
 from .loading import load_config, load_model
@@ -51,6 +53,9 @@ CACHE_SECONDS = 3600
 IMAGE_HEIGHT = 320
 #: examples shown per domain when they come from the config's test folders
 EXAMPLES_PER_DOMAIN = 3
+#: the answer to a video upload (the page translates photos)
+VIDEO_MESSAGE = ('**{name}** is a video; this demo translates photos only. Translate '
+                 'videos with tools/translate.py (docs/video.md).')
 
 #: PIL modes read_rgb converts, and what the page says about it
 _CONVERSIONS = {
@@ -155,6 +160,8 @@ class TranslationDemo:
         if not path:
             return DemoResult(False, 'Upload a photo or pick an example.')
         name = osp.basename(str(path))
+        if is_video_file(name):
+            return DemoResult(False, VIDEO_MESSAGE.format(name=name))
         try:
             translator = self.translator(direction)
         except ValueError as err:

@@ -101,6 +101,17 @@ def test_not_an_image_gives_a_message_and_the_demo_goes_on(model_and_demo, cat_p
     assert 'not received' in demo.translate(str(tmp_path / 'gone.png'), 'a2b').message
 
 
+def test_a_video_gets_one_line_saying_photos_only(model_and_demo, cat_photo, tmp_path):
+    from nicegan_plugin.apis import read_rgb
+    from nicegan_plugin.benchmarks.video import make_clip
+    _, demo = model_and_demo
+    clip = make_clip(str(tmp_path / 'clip.mp4'), read_rgb(cat_photo), frames=2, size=(64, 64))
+    result = demo.translate(clip, 'a2b')
+    assert not result.ok and result.translation is None
+    assert result.message == ('**clip.mp4** is a video; this demo translates photos only. '
+                              'Translate videos with tools/translate.py (docs/video.md).')
+
+
 def png_header_only(path: str, width: int, height: int) -> None:
     """A PNG whose header says ``width`` x ``height`` but whose pixels are cut off:
     the size check must refuse it from the header, without decoding."""
