@@ -76,9 +76,9 @@ def test_tool_lossless_clip_frame_exact_audio_timestamps_and_bad_inputs(
         tiny_checkpoint, cat, run_tools, tmp_path):
     """One folder mixing a lossless clip (FFV1 + FLAC) and its frames as PNG images: each
     output frame equals the image path's output for that frame; audio packets, timestamps,
-    rate, size and codec are the input's. A second folder of broken videos: one line each,
-    and the clip with a broken frame keeps the frames before it. An output folder that
-    cannot be made: one line."""
+    rate, size and codec are the input's. A second folder of broken videos (translated
+    with --steady): one line each, and the clip with a broken frame keeps the frames before
+    it. An output folder that cannot be made: one line."""
     from nicegan_plugin.benchmarks.video import clip_frames, make_clip
     from nicegan_plugin.utils.image_io import read_rgb, save_rgb
     cfg, ckpt = tiny_checkpoint
@@ -98,7 +98,8 @@ def test_tool_lossless_clip_frame_exact_audio_timestamps_and_bad_inputs(
     out, out_bad = tmp_path / 'out', tmp_path / 'out_bad'
     good, broken, unwritable = run_tools('tools/translate.py', [
         [cfg, ckpt, '--input', str(src), '--output', str(out), '--batch-size', '3'],
-        [cfg, ckpt, '--input', str(bad), '--output', str(out_bad), '--no-progress'],
+        [cfg, ckpt, '--input', str(bad), '--output', str(out_bad), '--no-progress',
+         '--steady'],
         [cfg, ckpt, '--input', clip, '--output', str(blocked / 'sub')]])
     assert good.returncode == 0, good.stderr
     assert 'translated 7 image(s), skipped 0' in good.stdout
