@@ -181,7 +181,9 @@ class ClipReader:
         frames = self.video.frames or None
         if frames is None and duration and rate:
             frames = int(round(duration * float(rate)))
-        return ClipInfo(self.path, ctx.width, ctx.height, ctx.name,
+        # the codec's own name (``av1``), not its decoder's (``libdav1d``)
+        codec = ctx.codec.canonical_name if ctx.codec is not None else ctx.name
+        return ClipInfo(self.path, ctx.width, ctx.height, codec,
                         ctx.pix_fmt or 'unknown', Fraction(tb), Fraction(rate) if rate else None,
                         frames, duration, [s.codec_context.name for s in self.audio], dropped)
 

@@ -326,3 +326,20 @@ def test_reader_says_where_a_clip_ends_early_and_why_it_cannot_open(cat, tmp_pat
             ClipReader(str(path))
     with ClipReader(clip) as reader:
         assert reader.info.time_base == Fraction(1, 1000)  # Matroska's unit
+
+
+def test_encoder_follows_the_codec_not_the_decoder(cat, tmp_path):
+    """AV1 is decoded by libdav1d and encoded by SVT-AV1: the output stays AV1; a codec
+    this build cannot encode falls back by container, and says so."""
+    from nicegan_plugin.benchmarks.video import pan_frames, write_clip
+    from nicegan_plugin.inference.video_io import ClipInfo, ClipReader, choose_encoder
+    clip = write_clip(str(tmp_path / 'av1.mp4'), pan_frames(cat, 2, (64, 64)),
+                      codec='libsvtav1', audio=False)
+    with ClipReader(clip) as reader:
+        assert reader.info.codec == 'av1'
+        assert choose_encoder(reader.info, 'out.mp4') == ('libsvtav1', 'yuv420p', None)
+    wmv = ClipInfo('old.wmv', 64, 48, 'wmv3', 'yuv420p', Fraction(1, 1000), Fraction(25),
+                   10, 0.4)
+    assert choose_encoder(wmv, 'out/old.wmv') == (
+        'wmv2', 'yuv420p', 'no wmv3 encoder in this PyAV build: writing wmv2 (Windows Media '
+        'Video 8)')
