@@ -1,3 +1,4 @@
 """Measurements on top of the package: the training step against the official code
-(:mod:`.training`), inference speed per backend (:mod:`.inference`), comparing trained
-models (NICE-GAN vs MMagic's CycleGAN: FID/KID, speed, size, a picture; :mod:`.compare`)."""
+(:mod:`.training`), inference speed per backend (:mod:`.inference`), video flicker and
+speed (:mod:`.video`), comparing trained models (NICE-GAN vs MMagic's CycleGAN: FID/KID,
+speed, size, a picture; :mod:`.compare`)."""
