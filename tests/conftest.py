@@ -95,27 +95,22 @@ def _build_tiny_model(*args, **kwargs) -> torch.nn.Module:
 
 
 def _shrink_config(cfg, data_root: str):
-    """``cfg`` (a horse2zebra config) with the tiny networks, ``tiny_size`` px pipelines, no
-    FID, single-process loaders on ``data_root``: fast on CPU, same wiring otherwise."""
+    """``cfg`` (a horse2zebra config) with the tiny networks at ``tiny_size`` px (resized to
+    ``tiny_size + 30`` before the crop, as the paper's), no FID, single-process loaders on
+    ``data_root``, and the keys these values decide worked out (``derive_keys``, as a runner
+    does): fast on CPU, same wiring otherwise."""
+    from nicegan_plugin.engine import derive_keys
     size = _tiny_size()
     generator, discriminator = _tiny_networks()
     cfg = copy.deepcopy(cfg)
-    cfg.model.generator.update(generator, img_size=size)
+    cfg.img_size, cfg.load_size, cfg.data_root = size, size + 30, data_root
+    cfg.model.generator.update(generator)
     cfg.model.discriminator.update(discriminator)
-    for pipeline in (cfg.train_pipeline, cfg.test_pipeline):
-        train = pipeline is cfg.train_pipeline
-        for t in pipeline:
-            if t['type'] == 'Resize':
-                t['scale'] = (size + 30, size + 30) if train else (size, size)
-            elif t['type'] == 'Crop':
-                t['crop_size'] = (size, size)
-    for key, pipeline in zip(_LOADERS, (cfg.train_pipeline, cfg.test_pipeline,
-                                        cfg.test_pipeline)):
+    for key in _LOADERS:
         cfg[key].update(num_workers=0, persistent_workers=False)
-        cfg[key].dataset.update(data_root=data_root, pipeline=pipeline)
     cfg.val_evaluator = dict(type='Evaluator', metrics=[])
     cfg.test_evaluator = dict(type='Evaluator', metrics=[])
-    return cfg
+    return derive_keys(cfg)
 
 
 def _tiny_paper_config(data_root: str = 'data/none'):
@@ -178,17 +173,19 @@ def _data_root_args(root: str) -> List[str]:
 
 def _make_tiny_runner(work_dir, data_root: str, drop_hooks: Sequence[str] = (),
                       config: str = _TINY_CONFIG, **options):
-    """MMEngine's Runner for ``config`` (the tiny test config) on ``data_root``, with
-    ``options`` merged in and the default hooks named in ``drop_hooks`` removed."""
+    """The plugin's Runner (``NICEGANRunner``: MMEngine's, on the derived keys) for ``config``
+    (the tiny test config) on ``data_root``, with ``options`` merged in and the default hooks
+    named in ``drop_hooks`` removed."""
     from mmengine.config import Config
-    from mmengine.runner import Runner
+
+    from nicegan_plugin.engine import NICEGANRunner
     cfg = Config.fromfile(config)
     cfg.merge_from_dict({**_data_root_options(data_root), **options})
     for name in drop_hooks:
         cfg.default_hooks.pop(name)
     cfg.work_dir = str(work_dir)
     cfg.experiment_name = f'tiny-{os.getpid()}-{next(_runs)}'  # a logger per runner
-    return Runner.from_cfg(cfg)
+    return NICEGANRunner.from_cfg(cfg)
 
 
 def _run_tools(tool: str, arg_lists: List[List[str]], extra: Sequence[str] = (),

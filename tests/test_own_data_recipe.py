@@ -3,11 +3,12 @@
 The layout commands, the config and the train / test / translate commands are read from the
 page (the fenced blocks after ``<!-- own-data:layout -->``, ``<!-- own-data:config -->`` and
 ``<!-- own-data:run -->``), so the page and this test cannot drift apart. They run with bash in
-a stand-in of the project root (the real ``tools/`` and ``configs/_base_/`` linked in, nothing
-written into the checkout), with ``HOME`` holding ``photos/cats`` and ``photos/dogs``: real
-cat and dog photos from ``../shared``. The one change: the train command gets ``--cfg-options``
-for a tiny model, 2 iterations and no in-training validation, so the whole recipe runs on a
-CPU in minutes; test and translate run on the config the run wrote into its work dir.
+an empty folder outside the project (nothing of the checkout linked or copied in: the config
+reaches its recipe through the installed package), with ``HOME`` holding ``photos/cats`` and
+``photos/dogs``: real cat and dog photos of tests/data/photos. The one change: the train
+command gets ``--cfg-options`` for a tiny model, 2 iterations and no in-training validation, so
+the whole recipe runs on a CPU in minutes; test and translate run on the config the run wrote
+into its work dir.
 """
 import json
 import math
@@ -46,11 +47,16 @@ def read_blocks(project_root: str) -> Dict[str, Tuple[str, str]]:
     return blocks
 
 
+#: the train command of the run block (the project's tools/train.py, or the same tool through
+#: the installed package from any folder)
+TRAIN = re.compile(r'(?:tools/train\.py|-m nicegan_plugin train)\b')
+
+
 def with_options(commands: str, options: List[str]) -> str:
-    """``commands`` with ``--cfg-options`` appended to its one ``tools/train.py`` line."""
+    """``commands`` with ``--cfg-options`` appended to its one train command."""
     lines = commands.splitlines()
-    train = [i for i, line in enumerate(lines) if 'tools/train.py' in line]
-    assert len(train) == 1, f'expected one tools/train.py command, got {len(train)}'
+    train = [i for i, line in enumerate(lines) if TRAIN.search(line)]
+    assert len(train) == 1, f'expected one train command, got {len(train)}'
     line = lines[train[0]].split('#', 1)[0].rstrip()
     lines[train[0]] = f'{line} --cfg-options {" ".join(options)}'
     return '\n'.join(lines) + '\n'
@@ -71,7 +77,7 @@ def test_readme_shows_the_tested_recipe(project_root):
     with open(osp.join(project_root, 'README.md'), encoding='utf-8') as f:
         readme = f.read()
     assert f'```python\n{blocks["config"][1]}```' in readme
-    train = next(line for line in blocks['run'][1].splitlines() if 'tools/train.py' in line)
+    train = next(line for line in blocks['run'][1].splitlines() if TRAIN.search(line))
     assert train.split('#')[0].strip() in readme
 
 
@@ -84,11 +90,10 @@ def test_the_recipe_as_written(tmp_path, project_root, photo_paths, tiny_model_c
         dst.mkdir(parents=True)
         for path in photo_paths(animal, PHOTOS):
             shutil.copy(path, dst / osp.basename(path))
-    # a stand-in of the project root: the real tools and base configs, the reader's files
-    project = tmp_path / 'project'
-    (project / 'configs').mkdir(parents=True)
-    os.symlink(osp.join(project_root, 'tools'), project / 'tools')
-    os.symlink(osp.join(project_root, 'configs', '_base_'), project / 'configs' / '_base_')
+    # the reader's own folder, outside the project: nothing of the checkout in it
+    project = tmp_path / 'mine'
+    project.mkdir()
+    assert not str(project).startswith(project_root)
     env = dict(os.environ, HOME=str(home),
                PATH=osp.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''))
 
@@ -99,13 +104,15 @@ def test_the_recipe_as_written(tmp_path, project_root, photo_paths, tiny_model_c
               for split in ('trainA', 'trainB', 'testA', 'testB')}
     assert counts == dict(trainA=PHOTOS - 10, trainB=PHOTOS - 10, testA=10, testB=10)
 
-    # 2. the config, saved where its first line says
+    # 2. the config, saved where its first line says: a plain MMEngine config
     lang, config = blocks['config']
     assert lang == 'python'
-    m = re.match(r'#\s*(configs/[\w./-]+\.py)\s*\n', config)
-    assert m, 'the config block starts with "# configs/<name>.py"'
+    m = re.match(r'#\s*([\w./-]+\.py)\s*\n', config)
+    assert m, 'the config block starts with "# <name>.py"'
     (project / m[1]).write_text(config)
     assert len(config.strip().splitlines()) <= 12, 'the recipe promises a config of a few lines'
+    for trick in ('__import__', 'runpy', 'vars()', '{{'):
+        assert trick not in config, f'the config uses {trick}'
 
     # 3. train (tiny), test, translate
     tiny = tiny_model_cfg()

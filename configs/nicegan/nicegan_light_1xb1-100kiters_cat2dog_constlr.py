@@ -5,5 +5,9 @@
 # 100k iterations with the scheduler of a 300k run (decay would start after 150k), so the
 # lr stays 1e-4 throughout. The base config instead decays linearly over the second half
 # of its 100k iterations (docs/training.md).
-_base_ = ['./nicegan_light_1xb1-100kiters_cat2dog.py']
+from mmengine.config import read_base
+
+with read_base():
+    from ..nicegan_c2d import *
+
 param_scheduler = dict(type='NICEGANLinearDecayLR', total_iters=300000, by_epoch=False)

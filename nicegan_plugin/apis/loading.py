@@ -7,6 +7,7 @@ checkpoint's ``meta``) as ``model.trained_image_size``: every tool then resizes 
 :func:`load_translator` opens whatever the tools take: CONFIG + CHECKPOINT, or an
 exported file.
 """
+import copy
 import os.path as osp
 from typing import Callable, Optional, Tuple, Union
 
@@ -18,14 +19,17 @@ from ..deploy.backends import open_translator
 from ..deploy.export import model_translator
 from ..engine.checkpoint import IMG_SIZE_KEY
 from ..engine.checkpoint_io import check_state_dict, read_weights_and_meta
+from ..engine.derived_keys import derive_keys
 from ..inference.translator import Translator, config_image_size, resolve_direction
 from ..utils.model_utils import model_domains
 
 
 def load_config(config: Union[str, Config]) -> Config:
-    """A config (path or object) that has a ``model``; one-line errors naming the file."""
+    """A config (path or object; an object is copied) that has a ``model``, with the keys
+    its data set's values decide worked out (:func:`~nicegan_plugin.engine.derived_keys.
+    derive_keys`, as the training runner does); one-line errors naming the file."""
     if isinstance(config, Config):
-        cfg = config
+        cfg = copy.deepcopy(config)
     else:
         if not osp.isfile(config):
             raise FileNotFoundError(f'config file not found: {config}')
@@ -36,7 +40,7 @@ def load_config(config: Union[str, Config]) -> Config:
                 from err
     if 'model' not in cfg:
         raise KeyError(f'config {getattr(cfg, "filename", config)} has no `model` key')
-    return cfg
+    return derive_keys(cfg)
 
 
 def load_model(config: Union[str, Config], checkpoint: Optional[str],

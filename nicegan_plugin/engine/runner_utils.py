@@ -19,6 +19,7 @@ from ..utils.model_utils import unwrap
 from .checkpoint import IMG_SIZE_KEY
 from .checkpoint_io import check_state_dict, read_weights_and_meta
 from .config_check import check_cfg_options
+from .derived_keys import derive_keys
 from .launcher_watch import watch_launcher
 
 
@@ -26,12 +27,14 @@ def load_config(path: str, launcher: str, cfg_options: Optional[dict],
                 work_dir: Optional[str]) -> Config:
     """``Config.fromfile`` + ``--cfg-options`` + the work dir (CLI > config >
     ``./work_dirs/<config name>``), as MMagic's tools do; option keys of unknown top-level
-    keys are refused (:func:`.config_check.check_cfg_options`)."""
+    keys are refused (:func:`.config_check.check_cfg_options`); then the keys the data
+    set's values decide are worked out (:func:`.derived_keys.derive_keys`)."""
     cfg = Config.fromfile(path)
     cfg.launcher = launcher
     check_cfg_options(cfg, cfg_options)
     if cfg_options is not None:
         cfg.merge_from_dict(cfg_options)
+    derive_keys(cfg)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:

@@ -1,8 +1,12 @@
 # tiny_h2z with the paper configs' FID + KID metrics for both directions, sized for a
 # test set of 3 horses and 4 zebras.
-_base_ = ['./tiny_h2z.py']
+from mmengine.config import read_base
+
+with read_base():
+    from .tiny_h2z import *
+
 num_test_a, num_test_b = 3, 4
-metrics = [
+test_evaluator.metrics = [
     dict(type=metric, prefix=f'{name}-{src}-to-{tgt}', fake_nums=n_src, real_nums=n_tgt,
          real_key=f'img_{tgt}', fake_key=f'fake_{tgt}', inception_path=None,
          sample_model='orig', **extra)
@@ -11,4 +15,3 @@ metrics = [
     for metric, name, extra in (('NICEGANTransFID', 'FID', {}),
                                 ('NICEGANTransKID', 'KID', dict(num_subsets=10, subset_size=3)))
 ]
-test_evaluator = dict(metrics=metrics)

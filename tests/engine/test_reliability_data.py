@@ -24,7 +24,9 @@ def dataset(tiny_config):
     """``dataset(root, **extra)``: the tiny config's training dataset on ``root``."""
     def build(root, **extra):
         from mmagic.registry import DATASETS
-        cfg = Config.fromfile(tiny_config).train_dataloader.dataset
+
+        from nicegan_plugin.engine import derive_keys
+        cfg = derive_keys(Config.fromfile(tiny_config)).train_dataloader.dataset
         cfg.update(data_root=None if root is None else str(root), **extra)
         return DATASETS.build(cfg)
     return build

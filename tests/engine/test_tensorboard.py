@@ -11,18 +11,16 @@ import numpy as np
 import pytest
 
 
-def test_train_tensorboard_writes_scalars_and_cam_panels(tmp_path, project_root, tiny_config,
-                                                         make_image_set, data_root_args):
+def test_train_tensorboard_writes_scalars_and_cam_panels(tmp_path, project_root,
+                                                         tiny_config_file, make_image_set,
+                                                         data_root_args):
     from tensorboard.backend.event_processing.event_accumulator import (
         IMAGES,
         SCALARS,
         EventAccumulator,
     )
     data = make_image_set(str(tmp_path / 'data'), n_a=2, n_b=2, size=64)
-    config = tmp_path / 'tiny_cam.py'  # the tiny config with the CAM panel hook
-    config.write_text(f"_base_ = [{tiny_config!r}]\ntrain_cfg = dict(max_iters=2)\n"
-                      "custom_hooks = [dict(type='NICEGANCAMVisualizationHook', interval=2, "
-                      "num_samples=2)]\n")
+    config = tiny_config_file('tiny_h2z_cam')  # the tiny config with the CAM panel hook
     work = tmp_path / 'work'
     proc = subprocess.run(
         [sys.executable, 'tools/train.py', str(config), '--work-dir', str(work), '--tensorboard',

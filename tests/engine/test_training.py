@@ -18,7 +18,9 @@ def test_config_loads_and_builds(config_path, tmp_path, make_image_set):
     """Config.fromfile + MODELS.build (on the meta device) + the datasets on a tiny set."""
     from mmagic.registry import DATASETS, MODELS
     from mmengine.config import Config
-    cfg = Config.fromfile(config_path)
+
+    from nicegan_plugin.engine import derive_keys
+    cfg = derive_keys(Config.fromfile(config_path))
     assert cfg.default_scope == 'mmagic'
     assert 'nicegan_plugin' in cfg.custom_imports.imports
     with torch.device('meta'):

@@ -15,7 +15,9 @@ C2D_CONSTLR = C2D.replace('.py', '_constlr.py')
 def test_best_checkpoint_by_fid_of_each_direction(config_path):
     from mmagic.registry import HOOKS
     from mmengine.config import Config
-    cfg = Config.fromfile(config_path)
+
+    from nicegan_plugin.engine import derive_keys
+    cfg = derive_keys(Config.fromfile(config_path))
     a, b = cfg.model.reachable_domains
     prefixes = [(m['type'], m['prefix']) for m in cfg.val_evaluator.metrics]
     assert sorted(prefixes) == sorted(
@@ -71,8 +73,8 @@ def test_training_keeps_the_best_checkpoint_per_direction(tmp_path, random_incep
     """2 iterations, validation (FID + KID, both directions) after each: MMEngine keeps one
     best_FID-<direction>_fid_iter_<n>.pth per direction, at the iteration of lower FID."""
     from mmengine.config import Config
-    from mmengine.runner import Runner
 
+    from nicegan_plugin.engine import NICEGANRunner
     from nicegan_plugin.evaluation import clear_caches
     monkeypatch.setenv('NICEGAN_INCEPTION', random_inception)
     monkeypatch.setenv('NICEGAN_FEAT_CACHE', str(tmp_path / 'feat_cache'))
@@ -84,7 +86,7 @@ def test_training_keeps_the_best_checkpoint_per_direction(tmp_path, random_incep
     cfg.val_evaluator = cfg.test_evaluator
     cfg.train_cfg.update(max_iters=2, val_interval=1)
     cfg.work_dir = str(tmp_path / 'work')
-    runner = Runner.from_cfg(cfg)
+    runner = NICEGANRunner.from_cfg(cfg)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # fast on a busy 2-core machine (see test_metrics.one_thread)
     try:

@@ -453,10 +453,12 @@ def test_tools_test_end_to_end_offline(weights, tmp_path, project_root, tiny_con
 
     from mmagic.registry import MODELS
     from mmengine.config import Config
+
+    from nicegan_plugin.engine import derive_keys
     cfg_path = tiny_config_file('tiny_h2z_metrics')
     data = make_image_set(str(tmp_path / 'data'), n_a=3, n_b=4, size=64)
     torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(cfg_path).model)
+    model = MODELS.build(derive_keys(Config.fromfile(cfg_path)).model)
     ckpt = tmp_path / 'model.pth'
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
     env = dict(os.environ, NICEGAN_INCEPTION=weights, OMP_NUM_THREADS='1',

@@ -86,7 +86,9 @@ def test_test_pipeline_equals_official_transform(project_root, photo_paths):
     from mmengine.config import Config
     from mmengine.dataset import Compose, pseudo_collate
     from PIL import Image
-    cfg = Config.fromfile(osp.join(project_root, 'configs', 'nicegan_c2d.py'))
+
+    from nicegan_plugin.engine import derive_keys
+    cfg = derive_keys(Config.fromfile(osp.join(project_root, 'configs', 'nicegan_c2d.py')))
     pre = MODELS.build(cfg.model.data_preprocessor)
     pipeline = Compose(cfg.test_pipeline)
     official = T.Compose([T.Resize((256, 256)), T.ToTensor(),
