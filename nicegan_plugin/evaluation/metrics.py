@@ -31,7 +31,7 @@ from mmengine.dist import all_gather_object, get_world_size, is_main_process
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from ..utils.model_utils import unwrap
+from ..utils.model_utils import model_domains, unwrap
 from .feature_cache import FAKE_MEMO, real_features
 from .functional import feature_stats, fid_from_features, frechet_distance, kid_from_features
 from .inception import inception_features, load_inception, resolve_inception_path
@@ -48,7 +48,7 @@ def domain_test_counts(model: nn.Module, dataset, fake_key: Optional[str],
 
     The configs map folder A to the model's first domain (``KeyMapper``), as MMagic's do.
     """
-    domains = list(getattr(model, 'domains', None) or getattr(model, '_reachable_domains', []))
+    domains = model_domains(model)
     if not hasattr(dataset, 'len_a') or len(domains) != 2 or not fake_key or \
             not fake_key.startswith('fake_') or fake_key[5:] not in domains:
         raise ValueError(f'{prefix}: fake_nums=-1 needs an unpaired test set (testA/testB) and '
@@ -83,7 +83,7 @@ def check_test_counts(model: nn.Module, dataset, fake_key: Optional[str], fake_n
                 f'{prefix}: fake_nums={fake_nums}, real_nums={real_nums}, but the test set '
                 f'holds {n} items; lower them (-1: all)') from None
         return
-    domains = list(getattr(model, 'domains', None) or getattr(model, '_reachable_domains'))
+    domains = model_domains(model)
     target = fake_key[5:]
     source = domains[1] if target == domains[0] else domains[0]
     where = {domains[0]: (getattr(dataset, 'dataroot_a', 'testA'), 'num_test_a'),
