@@ -95,8 +95,8 @@ def main(argv=None) -> int:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f'peak RSS {peak:.0f} MiB, {torch.get_num_threads()} threads')
     if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(rows, f, indent=1)
+        from nicegan_plugin.utils.fileio import atomic_write
+        atomic_write(args.json, json.dumps(rows, indent=1) + '\n')
     return 0
 
 
