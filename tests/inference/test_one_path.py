@@ -53,6 +53,26 @@ def _read(path):
     return read_rgb(path).astype(int)
 
 
+#: Grey levels from a rounding tie (x.5) within which two float32 computations of the
+#: same translation may round to neighbouring values. A batch of N images and one image
+#: at a time run different kernels (oneDNN picks them by batch size; reductions split by
+#: thread count): measured up to 1.6e-6 apart in [-1, 1], 2e-4 grey levels; 10x that.
+TIE_BAND = 2e-3
+
+
+def assert_equal_but_at_ties(got, reference, what):
+    """``got`` (N, H, W, 3) RGB ints equals the RGB rounding of ``reference`` (N, 3, H,
+    W) float in [-1, 1] except by one grey level where ``reference`` lies within
+    ``TIE_BAND`` of a rounding tie."""
+    from nicegan_plugin.utils.pixels import to_uint8
+    want = to_uint8(reference.numpy()).astype(int)
+    level = reference.numpy().transpose(0, 2, 3, 1) * 127.5 + 127.5
+    at_tie = np.abs(level - np.floor(level) - 0.5) < TIE_BAND
+    off = got != want
+    assert np.abs(got - want).max() <= 1, what
+    assert not (off & ~at_tie).any(), f'{what}: {int((off & ~at_tie).sum())} values differ'
+
+
 def test_api_paths_use_the_ema(ema_ckpt):
     from nicegan_plugin.apis import load_model, translate_arrays
     from nicegan_plugin.visualization import direction_rows
@@ -106,8 +126,12 @@ def test_tools_translate_export_and_test_use_the_ema(ema_ckpt, tmp_path, run_too
         assert proc.returncode == 0, proc.stderr[-2000:]
     for mode in modes:
         got = np.stack([_read(str(tmp_path / mode / osp.basename(f))) for f in files])
-        tol = 0 if mode in ('default', 'native', 'heatmaps') else 1
-        assert np.abs(got - want.astype(int)).max() <= tol, mode
+        if mode in ('default', 'native', 'heatmaps'):
+            # the tool translates one image at a time (--batch-size 1), the reference is a
+            # batch of two: equal but at rounding ties (TIE_BAND)
+            assert_equal_but_at_ties(got, ema, mode)
+        else:  # other kernels (onnxruntime, TorchScript): 1e-4 apart (checked below)
+            assert np.abs(got - want.astype(int)).max() <= 1, mode
     y, _ = open_translator(onnx).forward(to_model_range(np.stack(images)))
     assert np.abs(y - ema.numpy()).max() <= 1e-4
     saved = [osp.join(tmp_path, 'test', 'translations', 'fake_zebra', osp.basename(f))
