@@ -138,8 +138,9 @@ def _read_keys(cfg) -> Dict[str, Any]:
 # ------------------------------------------------------------------ built objects
 def _signature(obj: Any, depth: int = 0) -> Any:
     """A comparable picture of a built object: plain values as they are, containers item by
-    item, tensors and arrays by shape, dtype and a hash of their values, modules by their parameters' and buffers' names and
-    shapes, other objects by class and attributes (memory addresses dropped)."""
+    item, tensors and arrays by shape, dtype and a hash of their values, modules by their
+    parameters' and buffers' names and shapes, other objects by class and attributes (memory
+    addresses dropped)."""
     if isinstance(obj, (str, int, float, bool, type(None))):
         return obj
     if isinstance(obj, (list, tuple)):
