@@ -34,6 +34,8 @@ QUIET_WARNINGS = (
     (UserWarning, r'Overwriting .* in registry', ''),
     (UserWarning, r'Dataset .* has no metainfo', ''),
     (UserWarning, r'Setting (OMP|MKL)_NUM_THREADS environment variable', ''),
+    # MMEngine finds a read_base() config's package with pkg_resources (setuptools < 82)
+    (UserWarning, r'pkg_resources is deprecated', ''),
 )
 
 
