@@ -8,7 +8,7 @@ Fixture format (``tests/data/official_parity/README.md``; made by
 Everything runs in float64 through the same objects a training run uses: the model
 is built by the registry from the converter's config, the optimizers by
 ``MultiOptimWrapperConstructor`` and the lr schedule by the param scheduler of
-``configs/_base_/schedules/nicegan_100k.py``, stepped after every iteration as
+``nicegan_plugin/configs/_base_/schedules/nicegan_100k.py``, stepped after every iteration as
 MMEngine's ``ParamSchedulerHook`` does.
 """
 import copy
@@ -25,7 +25,7 @@ from .fixture import load_final_state, load_inputs
 OFFICIAL_EVAL = ('disA_real_A', 'disB_real_B', 'fake_A2B', 'fake_B2A', 'fake_A2A',
                  'fake_B2B', 'fake_A2B2A', 'fake_B2A2B')
 HEADS = ('local', 'global', 'cam', 'heatmap', 'z')
-#: the official optimisation as MMEngine configs (what ``configs/_base_/schedules`` holds)
+#: the official optimisation as MMEngine configs (as in nicegan_plugin/configs/_base_/schedules)
 OFFICIAL_SCHEDULE = dict(
     optim_wrapper=dict(constructor='MultiOptimWrapperConstructor',
                        generators=dict(optimizer=OFFICIAL_ADAM),
@@ -92,7 +92,7 @@ def run_parity(fixture: str, tolerance: float = 1e-8,
 
     Args:
         schedule_cfg: a config file whose ``optim_wrapper``/``param_scheduler`` to train
-            with (e.g. ``configs/_base_/schedules/nicegan_100k.py``, to check that the
+            with (e.g. the recipe schedule ``nicegan_100k.py``, to check that the
             training configs are the official optimisation); default
             :data:`OFFICIAL_SCHEDULE`.
     """
