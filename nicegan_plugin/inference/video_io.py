@@ -14,13 +14,14 @@ Every error is one line naming the file and the cause (:class:`VideoReadError`,
 :class:`VideoWriteError`). Translating is not done here: :mod:`.video` runs each frame
 through the one translation path.
 """
-import os
 import os.path as osp
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
+
+from ..utils.image_io import walk_files
 
 #: extensions treated as videos (case-insensitive); any container FFmpeg reads works
 #: when named as a single file
@@ -60,18 +61,7 @@ def collect_videos(input_path: str, recursive: bool = True) -> List[Tuple[str, s
     folder (sorted; extensions in :data:`VIDEO_EXTENSIONS`); [] for an image file."""
     if osp.isfile(input_path):
         return [(input_path, osp.basename(input_path))] if is_video_file(input_path) else []
-    if not osp.isdir(input_path):
-        raise FileNotFoundError(f'input not found: {input_path}')
-    found = []
-    for root, dirs, files in os.walk(input_path, followlinks=True):
-        dirs.sort()
-        if not recursive:
-            dirs.clear()
-        for name in sorted(files):
-            if is_video_file(name):
-                path = osp.join(root, name)
-                found.append((path, osp.relpath(path, input_path)))
-    return found
+    return walk_files(input_path, is_video_file, recursive)
 
 
 def _cause(err: BaseException) -> str:

@@ -11,7 +11,7 @@ files (``.<name>.tmp-XXXX``, no image extension) are never collected as images.
 import io
 import os
 import os.path as osp
-from typing import List, Tuple
+from typing import Callable, List, Tuple
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -98,15 +98,23 @@ def collect_images(input_path: str, recursive: bool = True) -> List[Tuple[str, s
     temporary files of interrupted atomic writes left out)."""
     if osp.isfile(input_path):
         return [(input_path, osp.basename(input_path))]
-    if not osp.isdir(input_path):
-        raise FileNotFoundError(f'input not found: {input_path}')
+    return walk_files(input_path, is_image_file, recursive)
+
+
+def walk_files(folder: str, accept: Callable[[str], bool],
+               recursive: bool = True) -> List[Tuple[str, str]]:
+    """``(path, path relative to folder)`` of every file under ``folder`` whose name
+    ``accept`` takes, sorted (subfolders too when ``recursive``); the one folder walk of
+    :func:`collect_images` and the video lister."""
+    if not osp.isdir(folder):
+        raise FileNotFoundError(f'input not found: {folder}')
     found = []
-    for root, dirs, files in os.walk(input_path, followlinks=True):
+    for root, dirs, files in os.walk(folder, followlinks=True):
         dirs.sort()
         if not recursive:
             dirs.clear()
         for name in sorted(files):
-            if is_image_file(name):
+            if accept(name):
                 path = osp.join(root, name)
-                found.append((path, osp.relpath(path, input_path)))
+                found.append((path, osp.relpath(path, folder)))
     return found
