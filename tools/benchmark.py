@@ -47,7 +47,7 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def main() -> int:
+def main() -> None:
     args = parse_args()
     import torch
 
@@ -63,7 +63,6 @@ def main() -> int:
         from nicegan_plugin.utils.fileio import atomic_write
         atomic_write(args.json, json.dumps(result.to_dict(), indent=2) + '\n')
     print(result.table())
-    return 0
 
 
 if __name__ == '__main__':

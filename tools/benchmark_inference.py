@@ -15,7 +15,6 @@ table (images/s, speed-up over eager, max abs difference from eager).
 import argparse
 import json
 import os.path as osp
-import sys
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_CONFIG = osp.join(ROOT, 'configs', 'nicegan', 'nicegan_light_1xb1-100kiters_cat2dog.py')
@@ -38,7 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> int:
+def main(argv=None) -> None:
     args = parse_args(argv)
     import torch
 
@@ -48,6 +47,7 @@ def main(argv=None) -> int:
         benchmark_inference,
         markdown_table,
     )
+    from nicegan_plugin.utils.cli import UsageError
     try:
         torch.manual_seed(0)
         model = load_model(args.config, args.checkpoint, 'cpu')
@@ -55,13 +55,11 @@ def main(argv=None) -> int:
                                    args.backends or BACKENDS, args.iters, args.warmup,
                                    args.threads, log=print)
     except (FileNotFoundError, KeyError, ValueError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+        raise UsageError(str(err)) from err
     print(markdown_table(rows))
     if args.json:
         from nicegan_plugin.utils.fileio import atomic_write
         atomic_write(args.json, json.dumps(rows, indent=2) + '\n')
-    return 0
 
 
 if __name__ == '__main__':

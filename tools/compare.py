@@ -14,7 +14,6 @@ evaluator, parameters, translation ms/image), ``OUT/compare.json`` and
 DIR needs ``testA`` (the configs' first domain) and ``testB``.
 """
 import argparse
-import sys
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -39,12 +38,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> int:
+def main(argv=None) -> None:
     args = parse_args(argv)
     import torch
 
     import nicegan_plugin  # noqa: F401  (registers the plugin's modules)
     from nicegan_plugin.benchmarks.compare import run_comparison
+    from nicegan_plugin.utils.cli import UsageError
     if args.threads:
         torch.set_num_threads(args.threads)
     models = [(args.config_a, args.checkpoint_a), (args.config_b, args.checkpoint_b)]
@@ -52,11 +52,9 @@ def main(argv=None) -> int:
         out = run_comparison(models, args.data, args.out, args.names, args.num_images,
                              args.device, metrics=not args.no_metrics)
     except (FileNotFoundError, KeyError, ValueError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+        raise UsageError(str(err)) from err
     print(out['table_text'])
     print(f"table: {out['table']}\ngrid: {out['grid']}\njson: {out['json']}")
-    return 0
 
 
 if __name__ == '__main__':

@@ -12,12 +12,11 @@ Domain A of the official code is the source of gen2B (e.g. cat for cat2dog).
 """
 import argparse
 import os.path as osp
-import sys
 
-from nicegan_plugin.utils.cli import run_cli
+from nicegan_plugin.utils.cli import ToolError, UsageError, run_cli
 
 
-def main() -> int:
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('src', help='checkpoint to convert')
@@ -30,8 +29,7 @@ def main() -> int:
                         help='convert a plugin checkpoint to the official format')
     args = parser.parse_args()
     if not osp.isfile(args.src):
-        print(f'error: no such file: {args.src}', file=sys.stderr)
-        return 2
+        raise UsageError(f'no such file: {args.src}')
 
     from nicegan_plugin.engine.checkpoint_io import read_checkpoint
     from nicegan_plugin.official.converter import (
@@ -59,9 +57,7 @@ def main() -> int:
                   f'B={model_cfg["reachable_domains"][1]}; optimizer states: '
                   f'{"yes" if "optimizer" in out else "no"}')
     except ConversionError as e:
-        print(f'error: {args.src}: {e}', file=sys.stderr)
-        return 1
-    return 0
+        raise ToolError(f'{args.src}: {e}') from e
 
 
 if __name__ == '__main__':

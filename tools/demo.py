@@ -48,7 +48,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> int:
+def main(argv=None) -> None:
     args = parse_args(argv)
     import torch
 
@@ -60,11 +60,10 @@ def main(argv=None) -> int:
         launch_app,
         open_demo_translators,
     )
+    from nicegan_plugin.utils.cli import UsageError
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     if device.startswith('cuda') and not torch.cuda.is_available():
-        print(f'error: --device {device} requested but CUDA is not available',
-              file=sys.stderr)
-        return 2
+        raise UsageError(f'--device {device} requested but CUDA is not available')
     try:
         translators = open_demo_translators(args.config, args.checkpoint, args.model,
                                             device, args.backend)
@@ -73,8 +72,7 @@ def main(argv=None) -> int:
                                tile=args.tile)
         app = build_app(demo, args.direction)
     except (FileNotFoundError, KeyError, ValueError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+        raise UsageError(str(err)) from err
     print(demo.describe())
     print(f'{len(examples)} example photo(s)')
     if args.host not in LOCAL_HOSTS:
@@ -86,7 +84,6 @@ def main(argv=None) -> int:
         app.block_thread()
     finally:
         app.close()
-    return 0
 
 
 if __name__ == '__main__':

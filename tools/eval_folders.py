@@ -16,6 +16,7 @@ from typing import List, Optional
 
 from nicegan_plugin.evaluation.folders import FolderError, evaluate_folders, format_report
 from nicegan_plugin.evaluation.inception import InceptionWeightsError, InceptionWeightsNotFound
+from nicegan_plugin.utils.cli import ToolError
 from nicegan_plugin.utils.fileio import atomic_write
 
 
@@ -41,7 +42,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
                                skip_unreadable=not args.strict,
                                log=lambda line: print(line, file=sys.stderr))
     except (FolderError, InceptionWeightsError, InceptionWeightsNotFound) as exc:
-        raise SystemExit(f'error: {exc}') from None
+        raise ToolError(str(exc)) from exc
     print(format_report(out))
     if args.json:
         atomic_write(args.json, json.dumps(out, indent=2) + '\n')

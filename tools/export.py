@@ -14,7 +14,6 @@ sizes and value range. The file is checked against the PyTorch model before it i
 kept (max abs <= --tolerance); a mismatch removes it and exits with status 1.
 """
 import argparse
-import sys
 
 DIRECTION_HELP = ("a2b: model.domains[0] -> domains[1]; b2a: the reverse; "
                   "'<src>2<tgt>' with domain names also works")
@@ -47,7 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> int:
+def main(argv=None) -> None:
     args = parse_args(argv)
     from nicegan_plugin.apis import load_model
     from nicegan_plugin.deploy.export import (
@@ -56,13 +55,12 @@ def main(argv=None) -> int:
         VerificationError,
         export_translator,
     )
+    from nicegan_plugin.utils.cli import ToolError, UsageError
     from nicegan_plugin.utils.image_io import ImageReadError, collect_images, read_rgb
     if args.opset is not None and args.format != 'onnx':
-        print('error: --opset applies to --format onnx only', file=sys.stderr)
-        return 2
+        raise UsageError('--opset applies to --format onnx only')
     if args.img_size and len(args.img_size) > 2:
-        print('error: --img-size takes H or H W', file=sys.stderr)
-        return 2
+        raise UsageError('--img-size takes H or H W')
     try:
         photos = None
         if args.verify_images:
@@ -77,11 +75,9 @@ def main(argv=None) -> int:
             args.opset or DEFAULT_OPSET, not args.no_verify, photos,
             args.tolerance or TOLERANCE, log=print)
     except (FileNotFoundError, KeyError, ValueError, ImageReadError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+        raise UsageError(str(err)) from err
     except VerificationError as err:
-        print(f'error: verification failed, {args.out} not written: {err}', file=sys.stderr)
-        return 1
+        raise ToolError(f'verification failed, {args.out} not written: {err}') from err
     inp = spec['input']
     sizes = (f'any multiple of {inp["size_multiple"]} >= {inp["min_size"]} px'
              if inp['dynamic_size'] else f'{inp["height"]}x{inp["width"]} only')
@@ -93,7 +89,6 @@ def main(argv=None) -> int:
         done = ', '.join('{}x{}'.format(*r['size']) for r in ver['results'])
         print(f'verified against PyTorch on {ver["images"]} at {done}: '
               f'max abs {worst:.2e} (tolerance {ver["tolerance"]:g})')
-    return 0
 
 
 if __name__ == '__main__':

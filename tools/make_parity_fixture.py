@@ -16,7 +16,7 @@ import argparse
 from nicegan_plugin.utils.cli import run_cli
 
 
-def main() -> int:
+def main() -> None:
     from nicegan_plugin.official.fixture import FINAL_STATE_ENCODINGS, FixtureOptions
     d = FixtureOptions()
     p = argparse.ArgumentParser(description=__doc__,
@@ -71,7 +71,6 @@ def main() -> int:
     meta = make_fixture(repo, out, FixtureOptions(**args))
     print(f'wrote {out} (official commit {meta["official_commit"]}, torch '
           f'{meta["torch_version"]})')
-    return 0
 
 
 if __name__ == '__main__':

@@ -19,7 +19,6 @@ nicegan_plugin/benchmarks/video.py and docs/video.md.
 import argparse
 import json
 import resource
-import sys
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -58,36 +57,33 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> int:
+def main(argv=None) -> None:
     args = parse_args(argv)
     from nicegan_plugin.benchmarks import video
+    from nicegan_plugin.utils.cli import UsageError
     if args.command == 'make-clip':
         from nicegan_plugin.utils.image_io import read_rgb
         other = read_rgb(args.other) if args.other else None
         video.make_clip(args.out, read_rgb(args.photo), args.frames, tuple(args.size),
                         args.motion, other, args.fps, audio=not args.no_audio)
         print(f'wrote {args.out}')
-        return 0
+        return
     if args.command == 'strip':
         if len(args.labels) != len(args.clips):
-            print('error: give one --labels entry per clip', file=sys.stderr)
-            return 2
+            raise UsageError('give one --labels entry per clip')
         video.frame_strip(args.clips, args.labels, args.frames, args.out, args.height)
         print(f'wrote {args.out}')
-        return 0
+        return
     import torch
 
-    from nicegan_plugin.apis.loading import load_model
-    from nicegan_plugin.deploy.export import model_translator
+    from nicegan_plugin.apis.loading import load_model, translator_for
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.backend != 'pytorch' and args.steady:
-        print('error: --steady needs --backend pytorch (pass --steady with no value)',
-              file=sys.stderr)
-        return 2
+        raise UsageError('--steady needs --backend pytorch (pass --steady with no value)')
     torch.manual_seed(0)
     model = load_model(args.config, args.checkpoint, 'cpu')
-    translator = model_translator(model, args.backend, args.direction)
+    translator = translator_for(model, args.backend, args.direction)
     rows = video.compare_steady(translator, args.clip, args.work_dir, args.steady,
                                 args.batch_size, native_size=args.native_size,
                                 flow=not args.no_flow, log=print)
@@ -97,7 +93,6 @@ def main(argv=None) -> int:
     if args.json:
         from nicegan_plugin.utils.fileio import atomic_write
         atomic_write(args.json, json.dumps(rows, indent=1) + '\n')
-    return 0
 
 
 if __name__ == '__main__':

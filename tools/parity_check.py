@@ -6,19 +6,19 @@ Usage: python tools/parity_check.py FIXTURE_DIR [--json OUT] [--tolerance 1e-8]
 Converts ``official_params_init.pt``, builds the model through the registry from the
 converted config, runs it in float64 and compares every eval output, every loss term
 at every step and every parameter / spectral-norm buffer after the last step.
-Exits 1 if any group's max relative error is above the tolerance, 2 if the folder is not
-a fixture. Fixtures: tests/data/official_parity (made by tools/make_parity_fixture.py).
+Exits 1 if any group's max relative error is above the tolerance (``error: parity check
+failed ...``), 2 if the folder is not a fixture. Fixtures: tests/data/official_parity (made
+by tools/make_parity_fixture.py).
 """
 import argparse
 import json
 import os.path as osp
-import sys
 
-from nicegan_plugin.utils.cli import run_cli
+from nicegan_plugin.utils.cli import ToolError, UsageError, run_cli
 from nicegan_plugin.utils.fileio import atomic_write
 
 
-def main() -> int:
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('fixture', help='fixture folder (meta.json, official_params_init.pt, ...)')
@@ -30,9 +30,7 @@ def main() -> int:
     from nicegan_plugin.official.fixture import FIXTURE_FILES
     missing = [f for f in FIXTURE_FILES if not osp.isfile(osp.join(args.fixture, f))]
     if missing:
-        print(f'error: {args.fixture} is not a parity fixture folder: missing {missing}',
-              file=sys.stderr)
-        return 2
+        raise UsageError(f'{args.fixture} is not a parity fixture folder: missing {missing}')
 
     from nicegan_plugin.official.parity import run_parity
 
@@ -47,7 +45,9 @@ def main() -> int:
         atomic_write(args.json, json.dumps(dict(fixture=args.fixture, tolerance=args.tolerance,
                                                 passed=ok, worst_rel=worst,
                                                 groups=report.groups), indent=2))
-    return 0 if ok else 1
+    if not ok:
+        raise ToolError(f'parity check failed: worst relative error {worst:.3e} is above '
+                        f'the tolerance {args.tolerance:g} ({", ".join(report.failed())})')
 
 
 if __name__ == '__main__':

@@ -36,7 +36,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> int:
+def main(argv=None) -> None:
     args = parse_args(argv)
     from nicegan_plugin.visualization.curves import best_point, curves_path, save_curves
     first = args.work_dirs[0]
@@ -55,7 +55,6 @@ def main(argv=None) -> int:
                 if k.endswith('/fid') and (b := best_point(run, k))]
         print(f'  {run.name}: to iter {run.last_step} from {len(run.files)} log folder(s)'
               + (f'; best {", ".join(best)}' if best else ''))
-    return 0
 
 
 if __name__ == '__main__':

@@ -9,7 +9,6 @@ size, the log says so.
 import argparse
 import os
 import os.path as osp
-import sys
 
 from mmengine.config import DictAction
 
@@ -25,7 +24,7 @@ from nicegan_plugin.engine.runner_utils import (
     trained_size_note,
     validate_checkpoint,
 )
-from nicegan_plugin.utils.cli import run_cli
+from nicegan_plugin.utils.cli import ToolError, run_cli
 
 
 def parse_args() -> argparse.Namespace:
@@ -51,7 +50,7 @@ def main() -> None:
     args = parse_args()
     for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
         if not osp.isfile(path):
-            sys.exit(f'error: {what} file not found: {path}')
+            raise ToolError(f'{what} file not found: {path}')
     cfg = load_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     check_config(cfg, training=False)
     cfg.load_from = args.checkpoint
@@ -61,7 +60,7 @@ def main() -> None:
     try:
         meta = validate_checkpoint(runner, args.checkpoint)
     except (ValueError, FileNotFoundError) as err:
-        sys.exit(f'error: {err}')
+        raise ToolError(str(err)) from err
     note = trained_size_note(cfg, meta, args.checkpoint)
     if note:
         runner.logger.warning(note)

@@ -17,7 +17,6 @@ Same arguments and behaviour as MMagic's script, plus:
 import argparse
 import os
 import os.path as osp
-import sys
 
 from mmengine.config import DictAction
 
@@ -35,7 +34,7 @@ from nicegan_plugin.engine.runner_utils import (
     setup_distributed,
     validate_checkpoint,
 )
-from nicegan_plugin.utils.cli import run_cli
+from nicegan_plugin.utils.cli import ToolError, run_cli
 
 
 def parse_args() -> argparse.Namespace:
@@ -66,7 +65,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     if not osp.isfile(args.config):
-        sys.exit(f'error: config file not found: {args.config}')
+        raise ToolError(f'config file not found: {args.config}')
     cfg = load_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     fill_schedule_length(cfg)
     if args.amp:
@@ -75,10 +74,10 @@ def main() -> None:
         try:
             enable_cuda_graph(cfg)
         except ValueError as err:
-            sys.exit(f'error: {err}')
+            raise ToolError(str(err)) from err
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
-            sys.exit('error: --auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
+            raise ToolError('--auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
     if args.tensorboard:  # MMagic's scope resolves it to its subclass (adds GIF support)
         vis = cfg.setdefault('visualizer', dict(type='Visualizer'))
@@ -97,7 +96,7 @@ def main() -> None:
     try:
         validate_checkpoint(runner, cfg.get('load_from'))
     except (ValueError, FileNotFoundError) as err:
-        sys.exit(f'error: {err}')
+        raise ToolError(str(err)) from err
     runner.train()
 
 

@@ -5,7 +5,9 @@ checkpoint otherwise loads with mere warnings under MMEngine's non-strict loadin
 translates garbage), and records the image size the model was trained at (the
 checkpoint's ``meta``) as ``model.trained_image_size``: every tool then resizes to it.
 :func:`load_translator` opens whatever the tools take: CONFIG + CHECKPOINT, or an
-exported file.
+exported file; :func:`translator_for` runs a loaded model in PyTorch
+(:class:`~nicegan_plugin.inference.TorchTranslator`, no ``deploy/`` involved) or
+exports it on the fly.
 """
 import copy
 import os.path as osp
@@ -15,12 +17,15 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 
-from ..deploy.backends import open_translator
-from ..deploy.export import model_translator
 from ..engine.checkpoint import IMG_SIZE_KEY
 from ..engine.checkpoint_io import check_state_dict, read_weights_and_meta
 from ..engine.derived_keys import derive_keys
-from ..inference.translator import Translator, config_image_size, resolve_direction
+from ..inference.translator import (
+    TorchTranslator,
+    Translator,
+    config_image_size,
+    resolve_direction,
+)
 from ..utils.model_utils import model_domains
 
 
@@ -91,6 +96,18 @@ def _trained_size(cfg: Config, checkpoint: Optional[str], recorded, explicit,
     return None  # older checkpoints: the config's size (model_image_size)
 
 
+def translator_for(model: nn.Module, backend: Optional[str] = None, direction: str = 'a2b',
+                   heatmap: bool = False) -> Translator:
+    """A translator for a loaded model: ``backend`` None / ``'pytorch'`` runs it in-process
+    (:class:`~nicegan_plugin.inference.TorchTranslator`); ``'onnxruntime'`` /
+    ``'torchscript'`` export it into a temporary folder, verify and open the file
+    (:func:`nicegan_plugin.deploy.export.model_translator`)."""
+    if backend in (None, 'pytorch'):
+        return TorchTranslator(model, direction, heatmap)
+    from ..deploy.export import model_translator
+    return model_translator(model, backend, direction, heatmap)
+
+
 def load_translator(config: Optional[str] = None, checkpoint: Optional[str] = None,
                     model_file: Optional[str] = None, direction: Optional[str] = None,
                     backend: Optional[str] = None, device: str = 'cpu', heatmap: bool = True,
@@ -106,6 +123,7 @@ def load_translator(config: Optional[str] = None, checkpoint: Optional[str] = No
         if backend == 'pytorch':
             raise ValueError('--backend pytorch needs CONFIG CHECKPOINT; an exported file '
                              'runs with --backend onnxruntime (ONNX) or torchscript')
+        from ..deploy.backends import open_translator
         translator = open_translator(model_file, backend, device)
         if direction:
             translator.check_direction(direction)
@@ -115,4 +133,4 @@ def load_translator(config: Optional[str] = None, checkpoint: Optional[str] = No
                          'tools/export.py)')
     model = load_model(config, checkpoint, device, img_size, log)
     resolve_direction(model, direction or 'a2b')  # a clear error before any export
-    return model_translator(model, backend or 'pytorch', direction or 'a2b', heatmap)
+    return translator_for(model, backend, direction or 'a2b', heatmap)

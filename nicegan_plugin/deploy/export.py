@@ -119,14 +119,12 @@ def build_translator(model: nn.Module, direction: str = 'a2b',
 def model_translator(model: nn.Module, backend: str, direction: str = 'a2b',
                      heatmap: bool = False, folder: Optional[str] = None,
                      verify: bool = True) -> Translator:
-    """A translator for a loaded model: ``'pytorch'`` runs it in-process
-    (:class:`~nicegan_plugin.inference.TorchTranslator`); ``'onnxruntime'`` /
-    ``'torchscript'`` export it (dynamic size for light models) into ``folder``
-    (default: a temporary folder, removed at exit), check it against the model like
-    ``tools/export.py`` does (``verify``; synthetic images, a few seconds) and open the
-    file (TorchScript on the model's device, onnxruntime on CPU)."""
-    if backend == 'pytorch':
-        return TorchTranslator(model, direction, heatmap)
+    """An exported translator for a loaded model: ``'onnxruntime'`` / ``'torchscript'``
+    export it (dynamic size for light models) into ``folder`` (default: a temporary
+    folder, removed at exit), check it against the model like ``tools/export.py`` does
+    (``verify``; synthetic images, a few seconds) and open the file (TorchScript on the
+    model's device, onnxruntime on CPU). The model in PyTorch itself is
+    :func:`nicegan_plugin.apis.loading.translator_for` (a ``TorchTranslator``)."""
     if backend not in FORMAT_BACKENDS.values():
         raise ValueError(f'unknown backend {backend!r}; use pytorch, onnxruntime or '
                          'torchscript')

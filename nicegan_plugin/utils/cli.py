@@ -2,10 +2,19 @@
 
 ``run_cli(main)`` (the last line of each ``tools/*.py``):
 
-- an exception ends the tool with ``error: <one line>`` on stderr and exit status 1
-  (130 for Ctrl-C); the traceback goes to the run's log file when MMEngine opened one
-  (the line says where) and to stderr only with ``--debug`` (taken out of ``sys.argv``
-  before ``main`` parses it, so every tool accepts it);
+- one way out: ``main()`` returns (None or a result: status 0) or raises. A tool never
+  calls ``sys.exit``, raises ``SystemExit`` or prints its own ``error:`` line:
+
+  - :class:`UsageError` (the arguments do not fit together, or name inputs that do not
+    exist or do not fit): ``error: <message>`` on stderr, exit status 2, argparse's
+    usage status;
+  - :class:`ToolError` (an expected failure the tool states in full, e.g. a verification
+    or a check that failed): ``error: <message>``, exit status 1;
+  - any other exception: ``error: <one line>`` (:func:`error_line`) and exit status 1;
+    the traceback goes to the run's log file when MMEngine opened one (the line says
+    where) and to stderr only with ``--debug`` (taken out of ``sys.argv`` before
+    ``main`` parses it, so every tool accepts it);
+  - Ctrl-C: ``error: interrupted``, exit status 130; argparse's own errors keep theirs;
 - import-time notices of third-party packages that are not about the tool (diffusers,
   timm and controlnet_aux deprecations and registry overwrites, MMagic's dataset
   ``metainfo`` notice, MMEngine's thread-count notices) are not shown, unless ``--debug``;
@@ -20,11 +29,26 @@ import sys
 import time
 import traceback
 import warnings
-from typing import Callable, Optional
+from typing import Any, Callable
 
 #: seconds a rank other than 0 waits before printing its error line (see the module doc)
 RANK_ERROR_GRACE = 3.0
 _debug = False
+
+
+class ToolError(Exception):
+    """A failure a tool states in one line: ``error: <message>``, exit status 1 (no
+    traceback: the message is the whole story)."""
+
+    status = 1
+
+
+class UsageError(ToolError):
+    """Arguments that do not fit (together, or with the inputs they name):
+    ``error: <message>``, exit status 2 (argparse's usage status)."""
+
+    status = 2
+
 
 #: (category, message regex, module regex) of warnings hidden in the tools' output
 QUIET_WARNINGS = (
@@ -85,9 +109,18 @@ def _log_files() -> list:
     return [h.baseFilename for h in logger.handlers if isinstance(h, logging.FileHandler)]
 
 
-def run_cli(main: Callable[[], Optional[int]]) -> None:
-    """Run a tool's ``main()`` and exit (see the module doc); ``main`` returns an exit
-    status, or anything else for 0."""
+def _say(line: str, rank: int) -> None:
+    """Print an error line; a rank other than 0 waits first (see the module doc)."""
+    if rank:  # rank 0 says it, unless the error is this rank's alone
+        time.sleep(RANK_ERROR_GRACE)
+    print(f'error: {f"[rank {rank}] " if rank else ""}{line}', file=sys.stderr)
+
+
+def run_cli(main: Callable[[], Any]) -> None:
+    """Run a tool's ``main()`` and exit (see the module doc): status 0 when it returns.
+
+    (An ``int`` that ``main`` returns is still taken as the exit status, for
+    tools/translate.py until it raises :class:`UsageError`; no other tool does.)"""
     global _debug
     debug = _debug = '--debug' in sys.argv[1:]
     if debug:
@@ -99,13 +132,11 @@ def run_cli(main: Callable[[], Optional[int]]) -> None:
     except KeyboardInterrupt:
         print('error: interrupted', file=sys.stderr)
         sys.exit(130)
-    except SystemExit as exc:
-        rank = _rank()
-        if rank and isinstance(exc.code, str):  # sys.exit('error: ...'): as below
-            time.sleep(RANK_ERROR_GRACE)
-            print(f'[rank {rank}] {exc.code}', file=sys.stderr)
-            sys.exit(1)
-        raise
+    except ToolError as err:
+        if debug:
+            sys.stderr.write(traceback.format_exc())
+        _say(str(err), _rank())
+        sys.exit(err.status)
     except Exception as err:  # noqa: BLE001 (the tool's last word on any error)
         trace = traceback.format_exc()
         files = _log_files()
@@ -116,10 +147,6 @@ def run_cli(main: Callable[[], Optional[int]]) -> None:
             sys.stderr.write(trace)
         where = f' (traceback in {files[0]})' if files and not debug else \
             '' if debug else ' (--debug shows the traceback)'
-        rank = _rank()
-        if rank:  # rank 0 says it, unless the error is this rank's alone
-            time.sleep(RANK_ERROR_GRACE)
-        print(f'error: {f"[rank {rank}] " if rank else ""}{error_line(err)}{where}',
-              file=sys.stderr)
+        _say(f'{error_line(err)}{where}', _rank())
         sys.exit(1)
-    sys.exit(status if isinstance(status, int) else 0)
+    sys.exit(status if isinstance(status, int) and not isinstance(status, bool) else 0)
