@@ -31,7 +31,7 @@ def main() -> None:
     if not osp.isfile(args.src):
         raise UsageError(f'no such file: {args.src}')
 
-    from nicegan_plugin.engine.checkpoint_io import read_checkpoint
+    from nicegan_plugin.engine.checkpointing.reading import read_checkpoint
     from nicegan_plugin.official.converter import (
         ConversionError,
         config_text,

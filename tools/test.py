@@ -15,8 +15,8 @@ from mmengine.config import DictAction
 import nicegan_plugin  # noqa: F401  (registers the plugin's modules)
 from nicegan_plugin.apis.translation import translate_test_set
 from nicegan_plugin.engine import NICEGANDumpMetricsHook, NICEGANSaveTranslationsHook
-from nicegan_plugin.engine.config_check import check_config
-from nicegan_plugin.engine.runner_utils import (
+from nicegan_plugin.engine.config.check import check_config
+from nicegan_plugin.engine.launch.runner_setup import (
     build_runner,
     load_config,
     set_local_rank,

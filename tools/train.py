@@ -9,10 +9,10 @@ Same arguments and behaviour as MMagic's script, plus:
   nothing to resume it stops, ``--resume auto-or-new`` starts a new run then);
 - ``--tensorboard`` adds MMEngine's ``TensorboardVisBackend`` to the visualizer: event
   files beside ``scalars.json`` with the same scalars and the CAM panels as images;
-- the config is checked first (``nicegan_plugin.engine.config_check``); errors are one
+- the config is checked first (``nicegan_plugin.engine.config.check``); errors are one
   line, ``--debug`` shows the traceback (and the config dump, else only in the log file);
 - one run per work dir: a second run is refused before it touches anything, naming the
-  first (``nicegan_plugin.engine.run_lock``); workers end when their launcher dies.
+  first (``nicegan_plugin.engine.guards.run_lock``); workers end when their launcher dies.
 """
 import argparse
 import os
@@ -21,10 +21,10 @@ import os.path as osp
 from mmengine.config import DictAction
 
 import nicegan_plugin  # noqa: F401  (registers the plugin's modules)
-from nicegan_plugin.engine.config_check import check_config
-from nicegan_plugin.engine.resume import resolve_resume
-from nicegan_plugin.engine.run_lock import acquire_run_lock, launcher_rank
-from nicegan_plugin.engine.runner_utils import (
+from nicegan_plugin.engine.config.check import check_config
+from nicegan_plugin.engine.guards.resume import resolve_resume
+from nicegan_plugin.engine.guards.run_lock import acquire_run_lock, launcher_rank
+from nicegan_plugin.engine.launch.runner_setup import (
     build_runner,
     enable_amp,
     enable_cuda_graph,

@@ -17,9 +17,9 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 
-from ..engine.checkpoint import IMG_SIZE_KEY
-from ..engine.checkpoint_io import check_state_dict, read_weights_and_meta
-from ..engine.derived_keys import derive_keys
+from ..engine.checkpointing.hook import IMG_SIZE_KEY
+from ..engine.checkpointing.reading import check_state_dict, read_weights_and_meta
+from ..engine.config.derived_keys import derive_keys
 from ..inference.translator import (
     TorchTranslator,
     Translator,
@@ -31,7 +31,7 @@ from ..utils.model_utils import model_domains
 
 def load_config(config: Union[str, Config]) -> Config:
     """A config (path or object; an object is copied) that has a ``model``, with the keys
-    its data set's values decide worked out (:func:`~nicegan_plugin.engine.derived_keys.
+    its data set's values decide worked out (:func:`~nicegan_plugin.engine.config.derived_keys.
     derive_keys`, as the training runner does); one-line errors naming the file."""
     if isinstance(config, Config):
         cfg = copy.deepcopy(config)

@@ -8,7 +8,8 @@ tools/translate.py), on top of the one translation path.
   under an output folder; unreadable files, and images that do not fit the memory
   budget or the free temporary space, are reported, not fatal.
 - :func:`translate_test_set`: every test-set image of a built Runner, through the
-  model's ``test_step`` and :func:`~nicegan_plugin.engine.translation_saver.write_translations`.
+  model's ``test_step`` and
+  :func:`~nicegan_plugin.engine.hooks.translation_saver.write_translations`.
 """
 import os.path as osp
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..engine.translation_saver import write_translations
+from ..engine.hooks.translation_saver import write_translations
 from ..inference.pipeline import ModelOrTranslator, as_translator, translate_arrays
 from ..inference.tiled import ImageTooLargeError
 from ..inference.translator import (

@@ -26,8 +26,8 @@ import torch.nn as nn
 
 from ..apis.loading import load_config, load_model
 from ..apis.translation import translate_arrays
-from ..engine.metrics_dump import NICEGANDumpMetricsHook
-from ..engine.runner_utils import validate_checkpoint
+from ..engine.hooks.metrics_dump import NICEGANDumpMetricsHook
+from ..engine.launch.runner_setup import validate_checkpoint
 from ..inference.translator import model_image_size, other_domain
 from ..utils.fileio import atomic_write
 from ..utils.image_io import collect_images, read_rgb, resize_rgb, save_rgb

@@ -8,5 +8,5 @@ and ``cyclegan_lsgan_resnet_in_baseline`` (import it after a recipe: MMagic's Cy
 same data), built from ``_base_/`` (model, data, schedule, runtime). A config on a recipe
 states its data set's values (domain names, data root, test-set sizes; the project's
 ``configs/``); the keys that follow from them are worked out when it is built
-(:mod:`nicegan_plugin.engine.derived_keys`).
+(:mod:`nicegan_plugin.engine.config.derived_keys`).
 """

@@ -92,7 +92,7 @@ def remove_stale_temp_files(folder: str) -> list:
     """Delete temporary files of interrupted :func:`atomic_write` calls in ``folder``
     (not recursive); returns their paths.
 
-    Only under the run lock of ``folder`` (``nicegan_plugin.engine.run_lock``, as
+    Only under the run lock of ``folder`` (``nicegan_plugin.engine.guards.run_lock``, as
     ``NICEGANCheckpointHook`` calls it): a temp file may be the in-flight save of a running
     job, and deleting it kills that job's save."""
     removed = []

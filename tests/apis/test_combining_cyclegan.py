@@ -76,7 +76,7 @@ def test_baseline_configs_reuse_nicegan_settings(config_path):
     from mmengine.config import Config
 
     from nicegan_plugin.engine import derive_keys
-    from nicegan_plugin.engine.runner_utils import enable_amp
+    from nicegan_plugin.engine.launch.runner_setup import enable_amp
     cfg, nice = (derive_keys(Config.fromfile(p)) for p in (config_path, _nicegan_of(config_path)))
     assert cfg.model.type == 'CycleGAN'
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'val_evaluator',
@@ -120,7 +120,7 @@ def test_cyclegan_train_step_honours_amp_optim_wrappers(tmp_path, project_root, 
     import mmengine.optim.optimizer.amp_optimizer_wrapper as amp_wrapper
     from mmengine.runner import Runner
 
-    from nicegan_plugin.engine.runner_utils import enable_amp
+    from nicegan_plugin.engine.launch.runner_setup import enable_amp
     data = make_image_set(str(tmp_path / 'data'), n_a=2, n_b=2, size=72)
     cfg = _toy_cfg(osp.join(project_root, TOY_CYCLEGAN), data, str(tmp_path / 'amp'))
     enable_amp(cfg)

@@ -2,7 +2,7 @@
 # (no random flip/crop, A and B paired by index), so that runs can be compared exactly.
 # Training reads trainA/trainB (pair_by_index replaces the random B image). The pipeline
 # is written on MMagic's img_A/img_B keys: the domains' key mapping and PackInputs are
-# appended when the config is built (nicegan_plugin/engine/derived_keys.py).
+# appended when the config is built (nicegan_plugin/engine/config/derived_keys.py).
 from mmengine.config import read_base
 
 with read_base():

@@ -35,7 +35,7 @@ def vis_images(runner, pattern='*.png'):
 
 
 def _cam_hook(runner):
-    from nicegan_plugin.engine.hooks import NICEGANCAMVisualizationHook
+    from nicegan_plugin.engine.hooks.cam import NICEGANCAMVisualizationHook
     return next(h for h in runner.hooks if isinstance(h, NICEGANCAMVisualizationHook))
 
 

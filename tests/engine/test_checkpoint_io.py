@@ -6,7 +6,7 @@ import pytest
 
 
 def test_atomic_write_keeps_the_old_file_on_failure(tmp_path, monkeypatch):
-    from nicegan_plugin.engine.checkpoint import AtomicLocalBackend
+    from nicegan_plugin.engine.checkpointing.hook import AtomicLocalBackend
     target = tmp_path / 'iter_1.pth'
     target.write_bytes(b'previous good checkpoint')
     backend = AtomicLocalBackend()
@@ -39,8 +39,8 @@ def test_checkpoint_hook_saves_through_the_atomic_backend(tmp_path, monkeypatch,
     fsync + rename, and ``last_checkpoint`` names the last one."""
     from mmengine.runner import Runner
 
-    from nicegan_plugin.engine.checkpoint import AtomicLocalBackend
-    from nicegan_plugin.engine.run_lock import LOCK_NAME
+    from nicegan_plugin.engine.checkpointing.hook import AtomicLocalBackend
+    from nicegan_plugin.engine.guards.run_lock import LOCK_NAME
     writes = []
     real_put = AtomicLocalBackend.put
     monkeypatch.setattr(AtomicLocalBackend, 'put',
@@ -58,6 +58,6 @@ def test_checkpoint_hook_saves_through_the_atomic_backend(tmp_path, monkeypatch,
     work = tmp_path / 'work'
     last = (work / 'last_checkpoint').read_text()
     assert last == 'iter_2.pth' and os.path.isfile(work / last)  # relative to the work dir
-    # the run lock (engine/run_lock.py) stays on purpose; nothing else hidden may
+    # the run lock (engine/guards/run_lock.py) stays on purpose; nothing else hidden may
     assert not [n for n in os.listdir(work) if n.startswith('.') and n != LOCK_NAME], \
         'temp files left'

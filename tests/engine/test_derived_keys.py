@@ -8,7 +8,7 @@ import pytest
 from mmengine.config import Config
 
 from nicegan_plugin.engine import NICEGANRunner, derive_keys
-from nicegan_plugin.engine.config_check import ConfigCheckError
+from nicegan_plugin.engine.config.check import ConfigCheckError
 
 #: the paper recipe in the package (a config on it states its data set)
 RECIPE = ('nicegan_plugin', 'configs', 'nicegan_light_1xb1_100kiters.py')

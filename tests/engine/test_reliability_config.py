@@ -13,7 +13,7 @@ def problems(tiny_config):
     """``problems(options, training=True)``: the one-line error of the tiny config with
     ``options`` merged in (the check must fail)."""
     def check(options, training=True):
-        from nicegan_plugin.engine.config_check import (
+        from nicegan_plugin.engine.config.check import (
             ConfigCheckError,
             check_cfg_options,
             check_config,
@@ -57,7 +57,7 @@ def test_other_hook_and_interval_mistakes_are_named_together(problems):
 
 
 def test_every_config_of_the_repository_passes(project_root):
-    from nicegan_plugin.engine.config_check import check_cfg_options, check_config
+    from nicegan_plugin.engine.config.check import check_cfg_options, check_config
     paths = sorted(glob.glob(osp.join(project_root, 'configs', '**', '*.py'), recursive=True) +
                    glob.glob(osp.join(project_root, 'tests', 'configs', '*.py')))
     paths = [p for p in paths if '_base_' not in p]
@@ -83,8 +83,8 @@ def test_env_cfg_typos_are_named(problems):
 
 def test_test_runs_say_when_the_config_size_is_not_the_trained_one(tiny_checkpoint):
     """tools/test.py resizes as the config says (explicit) and logs the recorded size."""
-    from nicegan_plugin.engine.checkpoint_io import read_weights_and_meta
-    from nicegan_plugin.engine.runner_utils import trained_size_note
+    from nicegan_plugin.engine.checkpointing.reading import read_weights_and_meta
+    from nicegan_plugin.engine.launch.runner_setup import trained_size_note
     cfg_path, ckpt = tiny_checkpoint
     _, meta = read_weights_and_meta(ckpt)
     assert meta['img_size'] == [64, 64]  # recorded while training

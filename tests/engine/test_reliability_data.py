@@ -232,7 +232,7 @@ def test_a_file_truncated_mid_run_stops_the_run_named_or_is_skipped(clean, tmp_p
     the file, with its complete iteration-2 checkpoint the last; with unreadable='skip'
     the file is named once and training goes on with other samples."""
     from nicegan_plugin.datasets.dataset import ImageDecodeError
-    from nicegan_plugin.engine.checkpoint_io import read_state_dict
+    from nicegan_plugin.engine.checkpointing.reading import read_state_dict
     options = {'train_cfg.max_iters': 3, 'default_hooks.checkpoint.interval': 2}
     for mode in ('stop', 'skip'):
         root, work = tmp_path / f'data_{mode}', tmp_path / f'work_{mode}'

@@ -59,7 +59,7 @@ def photos(tmp_path_factory, make_photo_set):
 
 def test_divergence_stops_at_the_iteration_and_saves_nothing(tmp_path, photos, make_tiny_runner):
     """The issue's reproduction (lr 1e6): stop, name the iteration and the loss terms."""
-    from nicegan_plugin.engine.nonfinite import NonFiniteError
+    from nicegan_plugin.engine.guards.nonfinite import NonFiniteError
     runner = make_tiny_runner(tmp_path / 'w', photos, **DIVERGE, **{
         'train_cfg.max_iters': 3, 'default_hooks.checkpoint.interval': 1})
     with pytest.raises(NonFiniteError) as info:
@@ -76,7 +76,7 @@ def test_divergence_stops_at_the_iteration_and_saves_nothing(tmp_path, photos, m
 def test_a_nonfinite_gradient_stops_at_its_iteration(tmp_path, photos, make_tiny_runner):
     """Finite losses, NaN gradient: caught in the same iteration (through the parameters
     the update made NaN), named, nothing saved after it."""
-    from nicegan_plugin.engine.nonfinite import NonFiniteError
+    from nicegan_plugin.engine.guards.nonfinite import NonFiniteError
     runner = make_tiny_runner(tmp_path / 'w', photos, **{
         'train_cfg.max_iters': 3, 'default_hooks.checkpoint.interval': 1})
     poison = PoisonGradientAt(2)
@@ -92,7 +92,7 @@ def test_a_nonfinite_gradient_stops_at_its_iteration(tmp_path, photos, make_tiny
 
 def test_checkpoint_hook_never_writes_nonfinite_weights(tmp_path, photos, make_tiny_runner):
     """Without the guard, the checkpoint hook still refuses to save NaN weights."""
-    from nicegan_plugin.engine.nonfinite import NonFiniteError
+    from nicegan_plugin.engine.guards.nonfinite import NonFiniteError
     runner = make_tiny_runner(tmp_path / 'w', photos, drop_hooks=['nonfinite'], **DIVERGE, **{
         'train_cfg.max_iters': 2, 'default_hooks.checkpoint.interval': 1})
     with pytest.raises(NonFiniteError, match=r'weights hold NaN/Inf at iteration 1 .*'
@@ -102,7 +102,7 @@ def test_checkpoint_hook_never_writes_nonfinite_weights(tmp_path, photos, make_t
 
 
 def test_stop_names_the_last_good_checkpoint(tmp_path, photos, make_tiny_runner):
-    from nicegan_plugin.engine.nonfinite import NonFiniteError
+    from nicegan_plugin.engine.guards.nonfinite import NonFiniteError
     runner = make_tiny_runner(tmp_path / 'w', photos, **{
         'train_cfg.max_iters': 3, 'default_hooks.checkpoint.interval': 1})
     runner.register_hook(PoisonAt(3))
@@ -137,7 +137,7 @@ def test_max_skips_undoes_the_bad_iteration_exactly(tmp_path, photos, make_tiny_
 
 
 def test_checkpoints_with_nonfinite_weights_are_refused(tmp_path, tiny):
-    from nicegan_plugin.engine.checkpoint_io import read_state_dict
+    from nicegan_plugin.engine.checkpointing.reading import read_state_dict
     _, ckpt, model = tiny
     state = {k: v.clone() for k, v in model.state_dict().items()}
     key = next(k for k, v in state.items() if v.is_floating_point())
@@ -173,7 +173,7 @@ def test_max_loss_stops_a_finite_divergence_and_is_off_by_default(tmp_path, phot
                                                                   make_tiny_runner):
     """Losses of ~1e10 stay finite (the message's branch says so: non-finite ones are named
     as such first): the bound catches them; without it (the default) nothing would."""
-    from nicegan_plugin.engine.nonfinite import NICEGANNonFiniteGuardHook, NonFiniteError
+    from nicegan_plugin.engine.guards.nonfinite import NICEGANNonFiniteGuardHook, NonFiniteError
     runner = make_tiny_runner(tmp_path / 'w', photos, **{
         'train_cfg.max_iters': 2, 'default_hooks.checkpoint.interval': 1,
         'default_hooks.nonfinite.max_loss': 1e6})

@@ -30,7 +30,7 @@ def test_resume_never_writes_over_work_and_follows_the_work_dir(tmp_path, photos
         runner.train()
         return runner
 
-    from nicegan_plugin.engine.resume import (
+    from nicegan_plugin.engine.guards.resume import (
         ResumeError,
         find_resumable_checkpoint,
         resolve_resume,

@@ -18,8 +18,8 @@ import time
 
 import pytest
 
-from nicegan_plugin.engine import run_lock
-from nicegan_plugin.engine.run_lock import (
+from nicegan_plugin.engine.guards import run_lock
+from nicegan_plugin.engine.guards.run_lock import (
     LOCK_NAME,
     RunLockError,
     acquire_run_lock,

@@ -169,7 +169,7 @@ def test_distributed_matches_single_process(tmp_path, project_root, tiny_config_
 def test_amp_switches_both_optimizer_wrappers(project_root):
     from mmengine.config import Config
 
-    from nicegan_plugin.engine.runner_utils import enable_amp
+    from nicegan_plugin.engine.launch.runner_setup import enable_amp
     cfg = Config.fromfile(osp.join(project_root, 'configs', 'nicegan_h2z.py'))
     enable_amp(cfg)
     for group in ('generators', 'discriminators'):

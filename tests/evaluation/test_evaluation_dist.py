@@ -214,7 +214,7 @@ def test_dist_test_sh_matches_test_py_and_reports_failures_in_one_line(
     import torch
     from mmagic.registry import MODELS
 
-    from nicegan_plugin.engine.runner_utils import load_config
+    from nicegan_plugin.engine.launch.runner_setup import load_config
     cfg_path = tiny_config_file('tiny_h2z_metrics')
     data = make_image_set(str(tmp_path / 'data'), n_a=3, n_b=4, size=64)
     torch.manual_seed(0)

@@ -72,7 +72,7 @@ def test_tools_test_stops_at_start_naming_the_setting(tmp_path, project_root,
     translation is written."""
     from mmagic.registry import MODELS
 
-    from nicegan_plugin.engine.runner_utils import load_config
+    from nicegan_plugin.engine.launch.runner_setup import load_config
     cfg_path = tiny_config_file('tiny_h2z_metrics')
     data = make_image_set(str(tmp_path / 'data'), n_a=1, n_b=2, size=64)
     torch.manual_seed(0)

@@ -165,7 +165,7 @@ def test_capture_blockers_and_config_errors(project_root):
     from mmengine.config import Config
     from mmengine.optim import OptimWrapper
 
-    from nicegan_plugin.engine.runner_utils import enable_cuda_graph
+    from nicegan_plugin.engine.launch.runner_setup import enable_cuda_graph
     from nicegan_plugin.utils.cuda_graph import CUDAGraphStep, capture_blocker
     p = [torch.nn.Parameter(torch.zeros(2))]
     assert capture_blocker(OptimWrapper(torch.optim.Adam(p))) is None

@@ -1,13 +1,13 @@
 # Runtime for NICE-GAN: MMagic's generation runtime (gen_default_runtime.py) with
 # - NICEGANRunner, which works out the keys a data set's values decide when the config is
-#   built (nicegan_plugin/engine/derived_keys.py); named by its import path, which MMEngine
+#   built (nicegan_plugin/engine/config/derived_keys.py); named by its import path, which MMEngine
 #   resolves by importing the plugin (for scripts that build RUNNERS.build(cfg)),
 # - the distributed backend chosen by the launcher at run time (nccl with GPUs, gloo
 #   without; tools/train.py fills it in when it is None),
 # - a model wrapper that syncs exactly the gradients each update steps,
 # - a guard that stops at the first NaN/Inf loss (max_skips=N undoes up to N bad
 #   iterations instead), before anything is logged or saved after it.
-runner_type = 'nicegan_plugin.engine.runner.NICEGANRunner'
+runner_type = 'nicegan_plugin.engine.NICEGANRunner'
 default_scope = 'mmagic'
 custom_imports = dict(imports=['nicegan_plugin'], allow_failed_imports=False)
 randomness = dict(seed=2022, diff_rank_seed=True)

@@ -1,6 +1,6 @@
 # Unpaired data (MMagic's layout: data_root/{trainA,trainB,testA,testB}) as the official code
 # feeds it. A config states the data set's values below; the keys that follow from them are
-# worked out when the config is built (nicegan_plugin/engine/derived_keys.py): the official
+# worked out when the config is built (nicegan_plugin/engine/config/derived_keys.py): the official
 # pipelines (train: per-domain flip -> resize to load_size (PIL bilinear) -> random crop
 # img_size; test: resize to img_size) with the domains' key mapping and PackInputs, each
 # loader's data_root and pipeline, the model's domains, FID/KID metrics and best checkpoints.

@@ -10,8 +10,8 @@ from mmengine.dataset import pseudo_collate
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
-from ..utils.model_utils import unwrap
-from ..visualization.cam import cam_panels
+from ...utils.model_utils import unwrap
+from ...visualization.cam import cam_panels
 
 
 @contextmanager

@@ -4,7 +4,7 @@ MMEngine loads ``load_from`` and ``resume`` checkpoints non-strictly, so a check
 other domains or another architecture only logs warnings; the tools check keys and
 shapes first (:func:`check_state_dict`). Checkpoints with non-finite weights, official
 (unconverted) checkpoints and files that are not weights-only checkpoints are refused
-with a line naming the file. Saving: :mod:`.checkpoint`.
+with a line naming the file. Saving: :mod:`.hook`.
 """
 import os.path as osp
 import re
@@ -14,8 +14,8 @@ from typing import Any, Dict, Iterable, List, Tuple
 import torch
 import torch.nn as nn
 
-from ..official.constants import OFFICIAL_NETS, THOP_SUFFIXES
-from .nonfinite import NonFiniteCheckpointError, nonfinite_tensors
+from ...official.constants import OFFICIAL_NETS, THOP_SUFFIXES
+from ..guards.nonfinite import NonFiniteCheckpointError, nonfinite_tensors
 
 
 class CheckpointReadError(ValueError):
@@ -53,7 +53,7 @@ def read_state_dict(checkpoint: str) -> Dict[str, torch.Tensor]:
 def read_weights_and_meta(checkpoint: str) -> Tuple[Dict[str, torch.Tensor], Dict[str, Any]]:
     """:func:`read_state_dict` and the checkpoint's ``meta`` dict (empty if none; the
     plugin's checkpoint hook records ``img_size`` there, see
-    :data:`nicegan_plugin.engine.checkpoint.IMG_SIZE_KEY`)."""
+    :data:`nicegan_plugin.engine.checkpointing.hook.IMG_SIZE_KEY`)."""
     ckpt = read_checkpoint(checkpoint)
     if not isinstance(ckpt, dict):
         raise CheckpointReadError(f'checkpoint {checkpoint} holds a {type(ckpt).__name__}, '

@@ -13,10 +13,10 @@ import torch.nn as nn
 from mmagic.registry import HOOKS
 from mmengine.hooks import Hook
 
-from ..inference.translator import other_domain
-from ..utils.image_io import save_bgr
-from ..utils.model_utils import model_domains
-from ..utils.pixels import quantize
+from ...inference.translator import other_domain
+from ...utils.image_io import save_bgr
+from ...utils.model_utils import model_domains
+from ...utils.pixels import quantize
 
 
 def relative_source_path(path: str) -> str:

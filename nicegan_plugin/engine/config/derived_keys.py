@@ -23,15 +23,15 @@ and ``PackInputs`` appended.
 
 Why at build time: MMEngine's inheritance merges a child's values into its bases' dicts but
 cannot recompute a base's keys from them (classic ``_base_`` and ``read_base()`` configs alike).
-Every consumer calls this one function: :class:`~.runner.NICEGANRunner` (``runner_type`` of the
-runtime base), the tools' config loader (:func:`.runner_utils.load_config`) and the inference
-loader (``apis.load_config``).
+Every consumer calls this one function: :class:`~..launch.runner.NICEGANRunner`
+(``runner_type`` of the runtime base), the tools' config loader
+(:func:`..launch.runner_setup.load_config`) and the inference loader (``apis.load_config``).
 A config without ``domain_a`` (a converted official config, any MMagic config) is left as it is.
 """
 import copy
 from typing import Any, Dict, List, Optional
 
-from .config_check import ConfigCheckError
+from .check import ConfigCheckError
 
 #: the values a two-domain config states (see the module doc)
 VALUE_KEYS = ('domain_a', 'domain_b', 'data_root', 'num_test_a', 'num_test_b', 'img_size',

@@ -13,13 +13,13 @@ import torch.distributed as torch_dist
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from ..inference.translator import config_image_size
-from ..utils.cli import debug_mode
-from ..utils.model_utils import unwrap
-from .checkpoint import IMG_SIZE_KEY
-from .checkpoint_io import check_state_dict, read_weights_and_meta
-from .config_check import check_cfg_options
-from .derived_keys import derive_keys
+from ...inference.translator import config_image_size
+from ...utils.cli import debug_mode
+from ...utils.model_utils import unwrap
+from ..checkpointing.hook import IMG_SIZE_KEY
+from ..checkpointing.reading import check_state_dict, read_weights_and_meta
+from ..config.check import check_cfg_options
+from ..config.derived_keys import derive_keys
 from .launcher_watch import watch_launcher
 
 
@@ -27,8 +27,8 @@ def load_config(path: str, launcher: str, cfg_options: Optional[dict],
                 work_dir: Optional[str]) -> Config:
     """``Config.fromfile`` + ``--cfg-options`` + the work dir (CLI > config >
     ``./work_dirs/<config name>``), as MMagic's tools do; option keys of unknown top-level
-    keys are refused (:func:`.config_check.check_cfg_options`); then the keys the data
-    set's values decide are worked out (:func:`.derived_keys.derive_keys`)."""
+    keys are refused (:func:`..config.check.check_cfg_options`); then the keys the data
+    set's values decide are worked out (:func:`..config.derived_keys.derive_keys`)."""
     cfg = Config.fromfile(path)
     cfg.launcher = launcher
     check_cfg_options(cfg, cfg_options)

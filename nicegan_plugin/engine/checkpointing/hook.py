@@ -7,7 +7,7 @@ The hook saves through the atomic backend and writes ``last_checkpoint`` atomica
 nothing else in the process changes how it writes files. The hook also refuses to save
 non-finite weights, writes ``last_checkpoint`` relative to the work dir, removes temp
 files of interrupted saves at the start, and refuses to start a run that would write over
-checkpoints of another run (:mod:`.resume`). Reading checkpoints: :mod:`.checkpoint_io`.
+checkpoints of another run (:mod:`..guards.resume`). Reading checkpoints: :mod:`.reading`.
 """
 import os.path as osp
 import weakref
@@ -20,11 +20,11 @@ from mmengine.fileio import register_backend
 from mmengine.fileio.backends import LocalBackend
 from mmengine.hooks import CheckpointHook
 
-from ..utils.fileio import atomic_write, remove_stale_temp_files
-from ..utils.model_utils import unwrap
-from .nonfinite import NonFiniteError, nonfinite_tensors
-from .resume import ResumeError, checkpoints_after, find_resumable_checkpoint
-from .run_lock import RunLockError, acquire_run_lock, holds_run_lock, verify_run_lock
+from ...utils.fileio import atomic_write, remove_stale_temp_files
+from ...utils.model_utils import unwrap
+from ..guards.nonfinite import NonFiniteError, nonfinite_tensors
+from ..guards.resume import ResumeError, checkpoints_after, find_resumable_checkpoint
+from ..guards.run_lock import RunLockError, acquire_run_lock, holds_run_lock, verify_run_lock
 
 ATOMIC_BACKEND = 'nicegan_atomic_local'
 #: key of ``checkpoint['meta']`` holding [height, width] of the training images

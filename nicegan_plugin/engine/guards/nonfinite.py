@@ -22,7 +22,7 @@ from mmagic.registry import HOOKS
 from mmengine.dist import all_reduce, get_world_size
 from mmengine.hooks import Hook
 
-from ..utils.model_utils import unwrap
+from ...utils.model_utils import unwrap
 from .resume import checkpoint_steps
 
 

@@ -13,12 +13,12 @@ import copy
 from mmagic.registry import RUNNERS
 from mmengine.runner import Runner
 
-from .derived_keys import derive_keys
+from ..config.derived_keys import derive_keys
 
 
 @RUNNERS.register_module()
 class NICEGANRunner(Runner):
-    """``Runner.from_cfg`` on the config with :func:`.derived_keys.derive_keys` applied."""
+    """``Runner.from_cfg`` on the config with :func:`..config.derived_keys.derive_keys` applied."""
 
     @classmethod
     def from_cfg(cls, cfg) -> Runner:

@@ -6,7 +6,7 @@ from mmagic.registry import HOOKS
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
-from ..utils.fileio import atomic_write
+from ...utils.fileio import atomic_write
 
 
 @HOOKS.register_module()
