@@ -55,9 +55,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='with --native-size: translate tile by tile (tiles of N px), '
                         'exactly, in memory bounded by the tile')
     parser.add_argument('--max-memory', default=None,
-                        help='with --native-size: memory budget (e.g. 8G): each image is '
-                        'translated whole if it fits, else tiled (default on CUDA: 80%% of '
-                        'the free GPU memory)')
+                        help='with --native-size: memory budget (e.g. 8G) for what the '
+                        'network adds to translate one image (its feature maps or tiles and '
+                        'the float32 output): each image is translated whole if that fits, '
+                        'else tiled, else skipped with its reason. Not in the budget: '
+                        'Python, torch and the model (~1.4 GB with the paper networks) and '
+                        'up to 20 bytes per image pixel for the decoded image and its '
+                        'float32 input (docs/large_images.md). Default on CUDA: 80%% of the '
+                        'free GPU memory')
     parser.add_argument('--img-size', type=int, nargs='+', default=None, metavar='PX',
                         help='translate at this size (H [W]) instead of the size the model '
                         'was trained at')

@@ -18,10 +18,15 @@ rounding (docs/large_images.md):
 - :mod:`.memory`: memory estimates and the whole-or-tiled choice for a budget.
 """
 from .errors import ImageTooLargeError, TilingError, format_bytes
-from .memory import choose_mode, estimate_tiled_bytes, estimate_whole_bytes
+from .memory import (
+    IMAGE_BYTES_PER_PIXEL,
+    choose_mode,
+    estimate_tiled_bytes,
+    estimate_whole_bytes,
+)
 from .storage import STORAGE_KINDS
 from .translate import check_tile, min_tile, store_bytes, tiled_translate
 
 __all__ = ['ImageTooLargeError', 'TilingError', 'format_bytes', 'choose_mode',
-           'estimate_tiled_bytes', 'estimate_whole_bytes', 'STORAGE_KINDS', 'check_tile',
-           'min_tile', 'store_bytes', 'tiled_translate']
+           'estimate_tiled_bytes', 'estimate_whole_bytes', 'IMAGE_BYTES_PER_PIXEL',
+           'STORAGE_KINDS', 'check_tile', 'min_tile', 'store_bytes', 'tiled_translate']

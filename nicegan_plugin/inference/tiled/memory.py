@@ -1,7 +1,9 @@
 """How much memory a translation adds, and whether to translate whole or tiled.
 
 The estimates are the peak memory a translation adds to the loaded model and the input
-tensor, calibrated on the CPU (see the constants). :func:`choose_mode` picks whole
+tensor (the network's feature maps or tiles, the float32 output and heatmap), calibrated
+on the CPU (see the constants); that is what a budget covers, not the libraries, the
+model or the image's own arrays (:data:`IMAGE_BYTES_PER_PIXEL`). :func:`choose_mode` picks whole
 (faster, when it fits) or tiled, and the tile, for a budget (``--max-memory``).
 """
 from typing import Optional, Tuple
@@ -20,24 +22,36 @@ from .translate import OUTPUT_BYTES_PER_PIXEL, check_tile, min_tile, store_bytes
 # so 11 B/px/ch (704 B/px) + 64 MiB is above every run. Tiled, working set beyond the
 # output tensor: 52 MB (tile 256), 200-247 MB (tile 512, 1-24 MP), 254 MB (tile 1024 on
 # 4 MP: balanced tiles of 868x772); 10 B/px/ch x (tile + 16)^2 + 128 MiB is above every run.
+# A small model (ch 8, 2000x2400, tests/inference/test_budget.py, 2026-12-08) added 129
+# B/px whole: a part that does not scale with ch (input copies, output, heatmap), hence
+# the 48 B/px term below (752 B/px at ch = 64, 136 at ch = 8).
 # On CUDA (max_memory_allocated) the same formulas are used; not calibrated there.
 #: bytes per image pixel per base channel of the whole-image pass
 WHOLE_BYTES_PER_PIXEL_CHANNEL = 11.0
+#: bytes per image pixel of the whole-image pass that do not grow with the channels
+WHOLE_BYTES_PER_PIXEL = 48.0
 #: bytes per pixel (of one tile with its halo) per base channel of a tiled pass
 TILE_BYTES_PER_PIXEL_CHANNEL = 10.0
 #: allocator slack and small buffers of a whole-image / a tiled translation (bytes)
 WHOLE_FIXED_BYTES = 64 * 1024 ** 2
 TILE_FIXED_BYTES = 128 * 1024 ** 2
+#: host bytes per image pixel a native-size translation holds BESIDE the budget
+#: (``--max-memory`` budgets the network's part only): the decoded uint8 image (3) and its
+#: float32 input (12) while the network runs; decoding a JPEG peaks at ~18 before them.
+#: Measured: 15.7 (translation) and 17.9 (decode) B/px on 8000x6000, see
+#: docs/large_images.md; tests/inference/test_budget.py holds the process to it.
+IMAGE_BYTES_PER_PIXEL = 20
 
 
 def estimate_whole_bytes(encoder: nn.Module, generator: nn.Module, height: int,
                          width: int) -> int:
     """Peak memory a whole-image translation adds (bytes), beyond the loaded model and
-    the input tensor: ``WHOLE_BYTES_PER_PIXEL_CHANNEL * ch * H * W + WHOLE_FIXED_BYTES``
-    (calibration: the comment above the constants)."""
+    the input tensor: ``(WHOLE_BYTES_PER_PIXEL_CHANNEL * ch + WHOLE_BYTES_PER_PIXEL) * H * W
+    + WHOLE_FIXED_BYTES`` (calibration: the comment above the constants)."""
     nicegan.check_models(encoder, generator)
-    ch = nicegan.base_channels(generator)
-    return int(WHOLE_BYTES_PER_PIXEL_CHANNEL * ch * height * width + WHOLE_FIXED_BYTES)
+    per_pixel = WHOLE_BYTES_PER_PIXEL_CHANNEL * nicegan.base_channels(generator) + \
+        WHOLE_BYTES_PER_PIXEL
+    return int(per_pixel * height * width + WHOLE_FIXED_BYTES)
 
 
 def estimate_tiled_bytes(encoder: nn.Module, generator: nn.Module, height: int,
