@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 
-from ..engine.checkpointing.hook import IMG_SIZE_KEY
+from ..engine.checkpointing.image_size import IMG_SIZE_KEY
 from ..engine.checkpointing.reading import check_state_dict, read_weights_and_meta
 from ..engine.config.derived_keys import derive_keys
 from ..inference.translator import (

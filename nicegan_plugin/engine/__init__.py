@@ -18,7 +18,8 @@ Sub-rooms, one job each (lower ones first; each imports only those before it):
 
 Every public name is importable from here (``from nicegan_plugin.engine import X``).
 """
-from .checkpointing.hook import AtomicLocalBackend, NICEGANCheckpointHook
+from .checkpointing.backend import AtomicLocalBackend
+from .checkpointing.hook import NICEGANCheckpointHook
 from .checkpointing.reading import (
     CheckpointReadError,
     check_state_dict,

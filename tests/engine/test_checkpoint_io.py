@@ -6,7 +6,7 @@ import pytest
 
 
 def test_atomic_write_keeps_the_old_file_on_failure(tmp_path, monkeypatch):
-    from nicegan_plugin.engine.checkpointing.hook import AtomicLocalBackend
+    from nicegan_plugin.engine.checkpointing.backend import AtomicLocalBackend
     target = tmp_path / 'iter_1.pth'
     target.write_bytes(b'previous good checkpoint')
     backend = AtomicLocalBackend()
@@ -39,7 +39,7 @@ def test_checkpoint_hook_saves_through_the_atomic_backend(tmp_path, monkeypatch,
     fsync + rename, and ``last_checkpoint`` names the last one."""
     from mmengine.runner import Runner
 
-    from nicegan_plugin.engine.checkpointing.hook import AtomicLocalBackend
+    from nicegan_plugin.engine.checkpointing.backend import AtomicLocalBackend
     from nicegan_plugin.engine.guards.run_lock import LOCK_NAME
     writes = []
     real_put = AtomicLocalBackend.put

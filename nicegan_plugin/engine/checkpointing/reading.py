@@ -53,7 +53,7 @@ def read_state_dict(checkpoint: str) -> Dict[str, torch.Tensor]:
 def read_weights_and_meta(checkpoint: str) -> Tuple[Dict[str, torch.Tensor], Dict[str, Any]]:
     """:func:`read_state_dict` and the checkpoint's ``meta`` dict (empty if none; the
     plugin's checkpoint hook records ``img_size`` there, see
-    :data:`nicegan_plugin.engine.checkpointing.hook.IMG_SIZE_KEY`)."""
+    :data:`nicegan_plugin.engine.checkpointing.image_size.IMG_SIZE_KEY`)."""
     ckpt = read_checkpoint(checkpoint)
     if not isinstance(ckpt, dict):
         raise CheckpointReadError(f'checkpoint {checkpoint} holds a {type(ckpt).__name__}, '

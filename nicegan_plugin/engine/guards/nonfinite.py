@@ -10,8 +10,8 @@ the last good checkpoint; with ``max_loss`` set, a finite divergence (loss terms
 stops it the same way. The parameters stand for the gradients: the model's step applies
 and then frees its gradients (inside a CUDA graph, too), and Adam turns a NaN or Inf
 gradient into a non-finite parameter in that same step. ``NICEGANCheckpointHook`` checks
-the weights before each save (:func:`nonfinite_tensors`), and the tools refuse checkpoints
-with non-finite weights.
+the weights before each save (:func:`refuse_nonfinite_weights`), and the tools refuse
+checkpoints with non-finite weights (:func:`nonfinite_tensors`).
 """
 import copy
 import os.path as osp
@@ -194,3 +194,16 @@ class NICEGANNonFiniteGuardHook(Hook):
             f'checkpoint: {last or "none (no checkpoint saved yet)"}. Lower the lr or '
             'check the data, then resume from it (or undo up to N bad iterations instead: '
             '--cfg-options default_hooks.nonfinite.max_skips=N)')
+
+
+def refuse_nonfinite_weights(model: torch.nn.Module, when: str, name: str,
+                             last_good: Optional[str]) -> None:
+    """Raise :class:`NonFiniteError` when the weights of ``model`` (wrapped or not) hold a
+    NaN/Inf, so that ``name`` (what would be saved) is never saved; the message names
+    ``when`` (``'iteration 5'``), how many tensors and ``last_good`` (the last checkpoint)."""
+    bad = nonfinite_tensors(unwrap(model).state_dict())
+    if bad:
+        raise NonFiniteError(
+            f'the weights hold NaN/Inf at {when} ({len(bad)} tensors, e.g. '
+            f'{", ".join(bad[:3])}); {name} not saved. Last good checkpoint: '
+            f'{last_good or "none"}')

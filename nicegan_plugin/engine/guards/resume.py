@@ -11,7 +11,11 @@ found") and, when there is none, silently trains from scratch, writing over the
 - :func:`resolve_resume`: ``--resume`` with nothing to resume stops with a message;
   ``--resume auto-or-new`` starts a new run then.
 - :func:`checkpoints_after`: the checkpoints a run starting at some iteration would write
-  over (``NICEGANCheckpointHook`` refuses to start then).
+  over; :func:`refuse_overwrite` stops such a run (``NICEGANCheckpointHook`` calls it).
+- :func:`auto_resume`: MMEngine's ``resume=True`` resumes from
+  :func:`find_resumable_checkpoint` (the checkpoint hook calls it before the Runner resumes).
+- :func:`write_last_checkpoint`: ``last_checkpoint`` written atomically, relative to the work
+  dir, the way :func:`read_last_checkpoint` reads it.
 """
 import logging
 import os
@@ -20,6 +24,8 @@ import re
 from typing import Dict, Optional, Tuple
 
 from mmengine.logging import print_log
+
+from ...utils.fileio import atomic_write
 
 LAST_CHECKPOINT = 'last_checkpoint'
 #: the value of ``--resume`` that starts a new run when nothing can be resumed
@@ -119,3 +125,51 @@ def resolve_resume(work_dir: str, resume: Optional[str]) -> Tuple[bool, Optional
     if not osp.isfile(resume):
         raise ResumeError(f'--resume checkpoint not found: {resume}')
     return True, resume
+
+
+def auto_resume(runner, filename_tmpl: str = 'iter_{}.pth') -> None:
+    """MMEngine's auto-resume (``resume=True``, no ``load_from``) made safe: the runner
+    resumes from :func:`find_resumable_checkpoint`, or starts a new run when there is none
+    (MMEngine's meaning of ``resume=True``; ``tools/train.py --resume`` stops instead).
+
+    Call it before ``Runner.load_or_resume`` (a hook's ``before_run``), which reads
+    ``last_checkpoint`` as it is. Sets the Runner's private ``_load_from``/``_resume``:
+    MMEngine has no public way to change them once the Runner is built."""
+    if runner._resume and runner._load_from is None:
+        runner._load_from = find_resumable_checkpoint(runner.work_dir, filename_tmpl)
+        if runner._load_from is None:
+            runner.logger.warning(f'resume=True, but {runner.work_dir} holds no checkpoint '
+                                  '(no last_checkpoint, no iter_N.pth): a new run starts')
+            runner._resume = False
+
+
+def refuse_overwrite(runner, out_dir: str, by_epoch: bool,
+                     filename_tmpl: str = 'iter_{}.pth') -> None:
+    """Raise :class:`ResumeError` when ``out_dir`` holds checkpoints beyond the step the run
+    starts at (:func:`checkpoints_after`): it would write over them. A resumed run is told to
+    resume from the newest; a new one to resume, move them away or use another work dir."""
+    unit, start = ('epoch', runner.epoch) if by_epoch else ('iteration', runner.iter)
+    later = checkpoints_after(out_dir, start, filename_tmpl)
+    if not later:
+        return
+    names = ', '.join(osp.basename(p) for p in list(later.values())[:4]) + \
+        (f' (+{len(later) - 4} more)' if len(later) > 4 else '')
+    if runner._resume:  # resumed from an older checkpoint than the newest (a stale
+        newest = later[max(later)]  # last_checkpoint, or an old PATH)
+        raise ResumeError(
+            f'{out_dir} holds {names}, beyond {unit} {start} of {runner._load_from}, which '
+            f'this run resumed from: it would write over them; resume from the newest with '
+            f'--resume {newest}, or move the newer ones away to continue from {start}')
+    raise ResumeError(
+        f'{out_dir} already holds {names}, beyond {unit} {start} where this run starts: it '
+        'would write over them; resume the run that wrote them (--resume), move them away, '
+        'or use another --work-dir')
+
+
+def write_last_checkpoint(work_dir: str, checkpoint: str) -> None:
+    """Write ``<work_dir>/last_checkpoint`` atomically, naming ``checkpoint`` relative to the
+    work dir (a copied work dir resumes from its own files; :func:`read_last_checkpoint`
+    reads it back); a URL is written as it is."""
+    if '://' not in checkpoint:
+        checkpoint = osp.relpath(checkpoint, work_dir)
+    atomic_write(osp.join(work_dir, LAST_CHECKPOINT), checkpoint)

@@ -26,7 +26,8 @@ taken stops without saving.
 ``tools/train.py`` takes the lock before the runner is built, so a refused run touches
 nothing (no log folder, no clean-up); ``NICEGANCheckpointHook`` takes it again (a no-op in
 the same process) before its temp-file clean-up, which guards runs started by MMagic's own
-tools and by code that builds a ``Runner`` itself, and verifies it before each save.
+tools and by code that builds a ``Runner`` itself, and verifies it before each save,
+through :class:`RunLocks` (rank 0 acts, every rank stops together on a refusal).
 """
 import errno
 import fcntl
@@ -38,8 +39,10 @@ import shlex
 import socket
 import sys
 import time
-from typing import Dict, Optional
+import weakref
+from typing import Callable, Dict, Iterable, List, Optional
 
+from mmengine.dist import broadcast_object_list, get_world_size, is_main_process
 from mmengine.logging import print_log
 
 #: the lock file's name inside the work dir
@@ -296,3 +299,58 @@ def holds_run_lock(work_dir: str) -> bool:
     """Whether this process holds the run lock of ``work_dir``."""
     lock = _HELD.get(_key(work_dir))
     return lock is not None and lock.held
+
+
+def on_rank0_for_all(action: Callable[[], None]) -> None:
+    """Run ``action`` on rank 0; a :class:`RunLockError` it raises is raised on every rank
+    with the same message (one broadcast when distributed), so no rank waits forever."""
+    message = None
+    if is_main_process():
+        try:
+            action()
+        except RunLockError as err:
+            message = str(err)
+    if get_world_size() > 1:
+        box = [message]
+        broadcast_object_list(box, src=0)
+        message = box[0]
+    if message:
+        raise RunLockError(message)
+
+
+class RunLocks:
+    """The run locks one owner (the checkpoint hook) takes for a runner's folders: taken and
+    verified on rank 0, every rank stopping together when another run holds one
+    (:func:`on_rank0_for_all`), released by :meth:`release` or when the runner is freed.
+    Locks this process held already (``tools/train.py`` takes them first) stay their
+    taker's."""
+
+    def __init__(self) -> None:
+        self.taken: List[RunLock] = []
+
+    def take(self, runner, folders: Iterable[str]) -> None:
+        """Take the run lock of each of ``folders`` (:func:`acquire_run_lock`)."""
+        def take() -> None:
+            for folder in folders:
+                had = holds_run_lock(folder)
+                lock = acquire_run_lock(folder)
+                if lock is not None and not had:
+                    self.taken.append(lock)
+                    weakref.finalize(runner, lock.release)
+        on_rank0_for_all(take)
+
+    def verify(self, runner, folders: Iterable[str]) -> None:
+        """Before a save: the locks held on rank 0 still guard ``folders``
+        (:func:`verify_run_lock`: a deleted lock file is made again, with a warning; a work
+        dir another run has taken stops every rank before anything is written)."""
+        def verify() -> None:
+            for folder in folders:
+                if verify_run_lock(folder):
+                    runner.logger.warning(f'the run lock of {folder} was deleted while this '
+                                          'run held it; locked and written again')
+        on_rank0_for_all(verify)
+
+    def release(self) -> None:
+        """Release the locks taken here (idempotent)."""
+        while self.taken:
+            self.taken.pop().release()

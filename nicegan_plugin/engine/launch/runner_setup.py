@@ -16,7 +16,7 @@ from mmengine.runner import Runner
 from ...inference.translator import config_image_size
 from ...utils.cli import debug_mode
 from ...utils.model_utils import unwrap
-from ..checkpointing.hook import IMG_SIZE_KEY
+from ..checkpointing.image_size import IMG_SIZE_KEY
 from ..checkpointing.reading import check_state_dict, read_weights_and_meta
 from ..config.check import check_cfg_options
 from ..config.derived_keys import derive_keys
