@@ -90,7 +90,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> int:
+def main(argv=None) -> None:
     args = parse_args(argv)
     import torch
 
@@ -104,22 +104,16 @@ def main(argv=None) -> int:
         collect_videos,
         is_video_file,
     )
+    from nicegan_plugin.utils.cli import ToolError, UsageError
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     if device.startswith('cuda') and not torch.cuda.is_available():
-        print(f'error: --device {device} requested but CUDA is not available',
-              file=sys.stderr)
-        return 2
+        raise UsageError(f'--device {device} requested but CUDA is not available')
     if (args.tile or args.max_memory) and not args.native_size:
-        print('error: --tile and --max-memory apply to --native-size translation',
-              file=sys.stderr)
-        return 2
+        raise UsageError('--tile and --max-memory apply to --native-size translation')
     if args.steady is not None and (args.tile or args.max_memory):
-        print('error: --steady translates whole frames; drop --tile / --max-memory',
-              file=sys.stderr)
-        return 2
+        raise UsageError('--steady translates whole frames; drop --tile / --max-memory')
     if args.img_size and (args.model or len(args.img_size) > 2):
-        print('error: --img-size takes H or H W, with CONFIG CHECKPOINT', file=sys.stderr)
-        return 2
+        raise UsageError('--img-size takes H or H W, with CONFIG CHECKPOINT')
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr)
@@ -152,16 +146,13 @@ def main(argv=None) -> int:
                                  None if args.steady is not None else max_memory,
                                  progress=not args.no_progress, log=log)
     except (FileNotFoundError, KeyError, ValueError, VideoReadError, VideoWriteError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+        raise UsageError(str(err)) from err
     if report is not None and (report.outputs or report.failed or not videos):
         print(report.summary())
     if videos:
         print(clips.summary())
     if not (report and report.outputs) and not clips.outputs:
-        print(f'error: nothing was translated from {args.input}', file=sys.stderr)
-        return 1
-    return 0
+        raise ToolError(f'nothing was translated from {args.input}')
 
 
 if __name__ == '__main__':
