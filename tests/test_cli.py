@@ -52,6 +52,8 @@ def _raises(err):
 def test_run_cli_statuses(capsys, monkeypatch):
     monkeypatch.delenv('RANK', raising=False)
     monkeypatch.delenv('WORLD_SIZE', raising=False)
+    # as in a tool's own process: no MMEngine log file of an earlier test in this one
+    monkeypatch.setattr(cli, '_log_files', lambda: [])
     assert _exit(lambda: {'fid': 1.0}, capsys, monkeypatch) == (0, [])
     assert _exit(lambda: None, capsys, monkeypatch) == (0, [])
     assert _exit(_raises(UsageError('--opset applies to --format onnx only')), capsys,
