@@ -6,7 +6,7 @@ weights (through the checkpoint converter) and trained beside the plugin on the 
 batches, interleaved. Reported per mode (official loop, plugin eager, and on CUDA the
 plugin's CUDA-graph step in fp32 and bf16): ms/iteration, peak memory, ATen calls and
 CUDA kernels per iteration, and the first iteration's losses against the official ones.
-See nicegan_plugin/apis/benchmark.py.
+See nicegan_plugin/benchmarks/training.py.
 
 Usage: python tools/benchmark.py [--official-repo PATH] [--device cpu|cuda]
            [--img-size 256 --ch 64 --n-res 6 --n-dis 7] [--full] [--batch 1]

@@ -338,6 +338,44 @@ def run_benchmark(official_repo: Optional[str], device: str = 'cpu', img_size: i
         log: progress lines.
     """
     dev = torch.device(device)
+    modes = _check_modes(dev, modes)
+    if any(m.startswith('graph') for m in modes):
+        warmup = max(warmup, GRAPH_WARMUP + 1)
+    arch = dict(ch=ch, n_res=n_res, n_dis=n_dis, img_size=img_size, light=light)
+    networks = load_official_networks(official_repo) if official_repo else None
+    torch.manual_seed(seed)
+    sides = _build_sides(networks, arch, modes, dev, dtype)
+
+    gen = torch.Generator().manual_seed(seed + 1)
+    n_batches = warmup + iters + 3  # + ATen count, kernel count, memory
+    batches = [{d: (torch.rand(batch, 3, img_size, img_size, generator=gen) * 2 - 1).to(dev, dtype)
+                for d in 'AB'} for _ in range(n_batches)]
+    _time_sides(sides, batches[:warmup + iters], warmup, dev, log)
+    aten, kernels, launches, memory = _count_and_measure(sides, batches[warmup + iters:], dev)
+
+    ms = {s.name: 1e3 * statistics.median(s.times) for s in sides}
+    weights = {s.name: _weights_diff(s, sides[0]) for s in sides[1:]}
+    ref = sides[0].first_losses
+    diffs = {s.name: max(abs(s.first_losses[k] - ref[k]) / max(abs(ref[k]), 1e-30)
+                         for k in ref) for s in sides[1:]}
+    return BenchmarkResult(
+        device=str(dev) if dev.type == 'cpu' else torch.cuda.get_device_name(dev),
+        threads=torch.get_num_threads(), arch=arch, batch=batch, iters=iters, warmup=warmup,
+        ms_per_iter=ms,
+        min_ms_per_iter={s.name: 1e3 * min(s.times) for s in sides},
+        speedup={k: ms[sides[0].name] / v for k, v in ms.items()},
+        peak_memory_mb=memory, aten_calls=aten, cuda_kernels=kernels, launch_calls=launches,
+        first_losses={s.name: s.first_losses for s in sides}, first_loss_rel_diff=diffs,
+        weights_diff=weights, dtype=str(dtype).replace('torch.', ''),
+        notes=_notes(sides, networks is not None, dev, log))
+
+
+#: warm-up iterations of a graph mode before its capture
+GRAPH_WARMUP = 2
+
+
+def _check_modes(dev: torch.device, modes: Optional[Sequence[str]]) -> List[str]:
+    """``modes`` checked against the device (default: every mode the device runs)."""
     if dev.type == 'cuda' and not torch.cuda.is_available():
         raise RuntimeError('--device cuda: no CUDA device is available')
     graph_ok = dev.type == 'cuda' and supports_cuda_graph()
@@ -349,13 +387,14 @@ def run_benchmark(official_repo: Optional[str], device: str = 'cpu', img_size: i
     if any(m.startswith('graph') for m in modes) and not graph_ok:
         raise ValueError('graph modes need --device cuda and a plugin with the CUDA-graph '
                          'train step (nicegan_plugin.utils.cuda_graph)')
-    graph_warmup = 2
-    if any(m.startswith('graph') for m in modes):
-        warmup = max(warmup, graph_warmup + 1)
-    arch = dict(ch=ch, n_res=n_res, n_dis=n_dis, img_size=img_size, light=light)
-    networks = load_official_networks(official_repo) if official_repo else None
+    return list(modes)
 
-    torch.manual_seed(seed)
+
+def _build_sides(networks, arch: dict, modes: Sequence[str], dev: torch.device,
+                 dtype: torch.dtype) -> List[Side]:
+    """The reference side (the official loop, or its order on the plugin's networks when
+    ``networks`` is None) and one plugin side per other mode, all from the same initial
+    weights (drawn from torch's current seed)."""
     base, base_optim = build_plugin_model(arch)
     init_state = copy.deepcopy(base.state_dict())
     if networks is not None:
@@ -374,7 +413,7 @@ def run_benchmark(official_repo: Optional[str], device: str = 'cpu', img_size: i
         if mode == 'official':
             continue
         graph = None if mode == 'eager' else dict(
-            enabled=True, warmup_iters=graph_warmup, bf16=mode == 'graph_bf16')
+            enabled=True, warmup_iters=GRAPH_WARMUP, bf16=mode == 'graph_bf16')
         model, optim = build_plugin_model(arch, graph)
         model.load_state_dict(init_state)
         model.to(dev, dtype)
@@ -382,18 +421,20 @@ def run_benchmark(official_repo: Optional[str], device: str = 'cpu', img_size: i
         def plugin_step(r, model=model, optim=optim):
             return model.train_on_batch(r, optim)
         sides.append(Side(mode, plugin_step, [model], [w.optimizer for w in optim.values()]))
+    return sides
 
-    gen = torch.Generator().manual_seed(seed + 1)
-    n_batches = warmup + iters + 3  # + ATen count, kernel count, memory
-    batches = [{d: (torch.rand(batch, 3, img_size, img_size, generator=gen) * 2 - 1).to(dev, dtype)
-                for d in 'AB'} for _ in range(n_batches)]
 
+def _time_sides(sides: List[Side], batches: List[Tensors], warmup: int, dev: torch.device,
+                log: Callable[[str], None]) -> None:
+    """Train every side on each batch in turn (who goes first rotates), timing each step
+    after the first ``warmup`` into ``side.times``; the first step's losses go to
+    ``side.first_losses``."""
     def sync() -> None:
         if dev.type == 'cuda':
             torch.cuda.synchronize()
 
-    for i in range(warmup + iters):
-        real, last = batches[i], {}
+    for i, real in enumerate(batches):
+        last = {}
         order = sides[i % len(sides):] + sides[:i % len(sides)]  # rotate who goes first
         for side in order:
             pools = _graph_pools() if dev.type == 'cuda' and side.name.startswith('graph') \
@@ -409,33 +450,34 @@ def run_benchmark(official_repo: Optional[str], device: str = 'cpu', img_size: i
                 side.first_losses = {k: float(out[k].detach()) for k in ('loss_d', 'loss_g')}
             if i >= warmup:
                 side.times.append(last[side.name])
-        log(f'iteration {i + 1}/{warmup + iters}{" (warm-up)" if i < warmup else ""}: '
+        log(f'iteration {i + 1}/{len(batches)}{" (warm-up)" if i < warmup else ""}: '
             + ', '.join(f'{s.name} {1e3 * last[s.name]:.0f} ms' for s in sides))
 
+
+def _count_and_measure(sides: List[Side], batches: List[Tensors], dev: torch.device):
+    """ATen calls, CUDA kernels, host launch calls (CUDA) and peak memory of one step of
+    each side, on three further batches: ``(aten, kernels, launches, memory)`` by side."""
     aten, kernels, launches, memory = {}, {}, {}, {}
-    real = batches[warmup + iters]
     for side in sides:
         counter = AtenCallCounter()
         with counter:
-            side.step(real)
+            side.step(batches[0])
         aten[side.name] = counter.total
-    real = batches[warmup + iters + 1]
     for side in sides:
-        kernels[side.name] = count_cuda_kernels(lambda: side.step(real))
+        kernels[side.name] = count_cuda_kernels(lambda: side.step(batches[1]))
     if dev.type == 'cuda':
-        real = batches[warmup + iters + 2]
         for side in sides:
-            launches[side.name] = count_cuda_launches(lambda: side.step(real))
-    real = batches[warmup + iters + 2]
+            launches[side.name] = count_cuda_launches(lambda: side.step(batches[2]))
     for side in sides:
-        memory[side.name] = _peak_memory_mb(side, real, dev)
+        memory[side.name] = _peak_memory_mb(side, batches[2], dev)
+    return aten, kernels, launches, memory
 
-    ms = {s.name: 1e3 * statistics.median(s.times) for s in sides}
-    weights = {s.name: _weights_diff(s, sides[0]) for s in sides[1:]}
-    ref = sides[0].first_losses
-    diffs = {s.name: max(abs(s.first_losses[k] - ref[k]) / max(abs(ref[k]), 1e-30)
-                         for k in ref) for s in sides[1:]}
-    notes = [] if networks is not None else [
+
+def _notes(sides: List[Side], official: bool, dev: torch.device,
+           log: Callable[[str], None]) -> List[str]:
+    """The result's notes: what each figure is, and a warning for a graph mode that ran
+    eagerly (its figures must not pass for a graph's)."""
+    notes = [] if official else [
         'no --official-repo: the reference is the official loop\'s order of work on the '
         'plugin\'s networks, not the official code']
     notes += ['ms/iter: median wall-clock time of the timed iterations; min ms: the '
@@ -445,7 +487,7 @@ def run_benchmark(official_repo: Optional[str], device: str = 'cpu', img_size: i
                 else '(RSS)'),
              'ATen: calls per iteration reaching the dispatcher (AtenCallCounter); graph '
              'modes: host calls of a replay']
-    for side in sides:  # a graph mode that fell back to eager must not pass for a graph
+    for side in sides:
         graph = getattr(side.modules[0], 'cuda_graph', None)
         if side.name.startswith('graph') and graph is not None and not graph.captured:
             why = graph.failure or 'not captured'
@@ -455,12 +497,4 @@ def run_benchmark(official_repo: Optional[str], device: str = 'cpu', img_size: i
     if dev.type == 'cuda':
         notes.append('kernels: CUDA kernels executed per iteration; launches: host launch '
                      'calls (a graph replay is one)')
-    return BenchmarkResult(
-        device=str(dev) if dev.type == 'cpu' else torch.cuda.get_device_name(dev),
-        threads=torch.get_num_threads(), arch=arch, batch=batch, iters=iters, warmup=warmup,
-        ms_per_iter=ms,
-        min_ms_per_iter={s.name: 1e3 * min(s.times) for s in sides},
-        speedup={k: ms[sides[0].name] / v for k, v in ms.items()},
-        peak_memory_mb=memory, aten_calls=aten, cuda_kernels=kernels, launch_calls=launches,
-        first_losses={s.name: s.first_losses for s in sides}, first_loss_rel_diff=diffs,
-        weights_diff=weights, dtype=str(dtype).replace('torch.', ''), notes=notes)
+    return notes
