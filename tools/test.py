@@ -18,6 +18,7 @@ from nicegan_plugin.engine import NICEGANDumpMetricsHook, NICEGANSaveTranslation
 from nicegan_plugin.engine.config.check import check_config
 from nicegan_plugin.engine.launch.runner_setup import (
     build_runner,
+    end_distributed,
     load_config,
     set_local_rank,
     setup_distributed,
@@ -76,6 +77,7 @@ def main() -> None:
         # metric configured, translate the test set in one plain pass instead.
         count = translate_test_set(runner, saver.out_dir)
         runner.logger.info(f'{count} translated test images written')
+    end_distributed()
 
 
 if __name__ == '__main__':

@@ -28,6 +28,7 @@ from nicegan_plugin.engine.launch.runner_setup import (
     build_runner,
     enable_amp,
     enable_cuda_graph,
+    end_distributed,
     fill_schedule_length,
     load_config,
     set_local_rank,
@@ -98,6 +99,7 @@ def main() -> None:
     except (ValueError, FileNotFoundError) as err:
         raise ToolError(str(err)) from err
     runner.train()
+    end_distributed()
 
 
 if __name__ == '__main__':

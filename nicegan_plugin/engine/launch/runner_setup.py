@@ -110,6 +110,17 @@ def setup_distributed(cfg: Config, launcher: str) -> Optional[str]:
     return backend
 
 
+def end_distributed() -> None:
+    """End a finished run's process group on every rank (a barrier, then
+    ``destroy_process_group``), as PyTorch asks of each process before it exits: the
+    backend's threads then stop before the interpreter does (a gloo worker left to exit
+    with its group alive was once seen to abort there, "terminate called without an
+    active exception", after its last checkpoint)."""
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
+
+
 class _NoConfigDump(logging.Filter):
     """Drops MMEngine's ``Config:`` record (the whole config, hundreds of lines)."""
 
