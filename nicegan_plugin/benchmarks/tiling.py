@@ -40,22 +40,14 @@ Row = Dict[str, Any]
 Log = Callable[[str], None]
 
 
-def _status(key: str) -> int:
-    """A /proc/self/status size in bytes (VmRSS, VmHWM, VmSize)."""
-    with open('/proc/self/status') as f:
+def _proc_bytes(key: str, path: str = '/proc/self/status') -> int:
+    """A size in bytes from ``path`` (/proc/self/status: VmRSS, VmHWM, VmSize;
+    /proc/meminfo: MemTotal)."""
+    with open(path) as f:
         for line in f:
             if line.startswith(key + ':'):
                 return int(line.split()[1]) * 1024
-    raise KeyError(f'{key} not in /proc/self/status')
-
-
-def _meminfo(key: str) -> int:
-    """A /proc/meminfo size in bytes (MemTotal, MemAvailable)."""
-    with open('/proc/meminfo') as f:
-        for line in f:
-            if line.startswith(key + ':'):
-                return int(line.split()[1]) * 1024
-    raise KeyError(f'{key} not in /proc/meminfo')
+    raise KeyError(f'{key} not in {path}')
 
 
 def networks(device: str = 'cpu') -> tuple:
@@ -98,9 +90,9 @@ def measure_one(mode: str, height: int, width: int, tile: int, storage: str = 'd
         if cuda:
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
-        base = _status('VmRSS')
+        base = _proc_bytes('VmRSS')
         if not cuda:  # (the CUDA driver reserves address space far beyond any such cap)
-            cap = _status('VmSize') + int(cap_gb * GIB)
+            cap = _proc_bytes('VmSize') + int(cap_gb * GIB)
             resource.setrlimit(resource.RLIMIT_AS,
                                (cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
         result = dict(mode=mode, height=height, width=width,
@@ -114,7 +106,7 @@ def measure_one(mode: str, height: int, width: int, tile: int, storage: str = 'd
                           cpu_seconds=time.process_time() - cpu, load=os.getloadavg()[0])
         except (RuntimeError, MemoryError) as err:  # allocation over the cap
             result.update(ok=False, error=str(err).splitlines()[0][:160])
-        result.update(peak_rss=_status('VmHWM'))
+        result.update(peak_rss=_proc_bytes('VmHWM'))
         if cuda:
             result.update(max_memory_allocated=torch.cuda.max_memory_allocated())
     return result
@@ -146,6 +138,7 @@ def measure_tiling(megapixels: Sequence[float] = (1, 4, 12, 24),
     on the CPU) not run when its estimate is over the cap (``cap_gb``, or the free
     memory minus 2 GiB). ``log`` gets each row as it comes (:func:`format_row`)."""
     from ..inference.tiled import estimate_whole_bytes
+    from ..inference.tiled.storage import host_available
     disc, gen = networks('cpu')
     cuda = device.startswith('cuda')
     results = []
@@ -154,7 +147,7 @@ def measure_tiling(megapixels: Sequence[float] = (1, 4, 12, 24),
         for mode in modes:
             for tile in (tiles if mode == 'tiled' else [0]):
                 est = estimate_whole_bytes(disc, gen, h, w)
-                cap = min(cap_gb * GIB, _meminfo('MemAvailable') - 2 * GIB)
+                cap = min(cap_gb * GIB, host_available() - 2 * GIB)
                 if mode == 'whole' and not cuda and est > cap:
                     r = dict(mode=mode, height=h, width=w, ok=False,
                              error=f'not run: estimate {est / GIB:.1f} GiB > cap '
@@ -197,7 +190,7 @@ def capacity_lines(results: Sequence[Row]) -> List[str]:
     whole-image runs (least squares of added bytes on pixels, two runs or more); tiled
     bounded by the free disk for the temporary maps and host memory for input/output."""
     from ..inference.tiled import store_bytes
-    total = _meminfo('MemTotal')
+    total = _proc_bytes('MemTotal', '/proc/meminfo')
     lines = []
     whole = [r for r in results if r['mode'] == 'whole' and r.get('ok')]
     if len(whole) >= 2:  # least squares: added bytes = a + b * pixels
