@@ -137,7 +137,8 @@ def _translate_one_by_one(translator: Translator, batch: Sequence[np.ndarray],
 
     ``max_memory`` budgets what the network adds (:func:`~.tiled.choose_mode`); the
     image's own arrays beside it are kept to the uint8 image and the float32 input while
-    it runs (conversions go by bands of rows, see :func:`model_input`)."""
+    it runs (:func:`~nicegan_plugin.utils.pixels.to_model_range` and ``to_uint8`` convert by
+    bands of rows)."""
     fakes, heats = [], []
     for image in batch:
         h, w = image.shape[:2]
@@ -147,34 +148,11 @@ def _translate_one_by_one(translator: Translator, batch: Sequence[np.ndarray],
         if log:
             log(f'{h}x{w}: {mode}' + (f' (tile {use_tile})' if mode == 'tiled' else '') +
                 f': {why}')
-        x = model_input(image)
+        x = to_model_range(image[None])
         y, heat = (translator.forward_tiled(x, use_tile, log=log) if mode == 'tiled'
                    else translator.forward(x))
         del x
-        fakes.append(uint8_output(y))
+        fakes.append(to_uint8(y)[0])
         heats.append(heat[0, 0] if heat is not None else None)
         del y
     return fakes, (heats if heats[0] is not None else None)
-
-
-#: image rows converted at a time by :func:`model_input` and :func:`uint8_output`
-BAND_ROWS = 256
-
-
-def model_input(image: np.ndarray) -> np.ndarray:
-    """(1, 3, H, W) float32 model input of one HxWx3 uint8 image: :func:`to_model_range`
-    band by band of :data:`BAND_ROWS` rows (the same values), so that converting a large
-    image adds its 12 bytes per pixel and no full-size temporaries."""
-    x = np.empty((1, 3) + image.shape[:2], np.float32)
-    for r in range(0, image.shape[0], BAND_ROWS):
-        x[:, :, r:r + BAND_ROWS] = to_model_range(image[None, r:r + BAND_ROWS])
-    return x
-
-
-def uint8_output(y: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 image of one (1, 3, H, W) float output: :func:`to_uint8` band by
-    band (the same values, 3 bytes per pixel and no full-size temporaries)."""
-    out = np.empty(y.shape[2:] + (3,), np.uint8)
-    for r in range(0, y.shape[2], BAND_ROWS):
-        out[r:r + BAND_ROWS] = to_uint8(y[:, :, r:r + BAND_ROWS])[0]
-    return out

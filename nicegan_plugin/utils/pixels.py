@@ -23,16 +23,34 @@ from .model_utils import model_device, unwrap
 PIXEL_SCALE = 127.5
 
 
+#: image rows converted at a time by :func:`to_model_range` and :func:`to_uint8`, so
+#: that converting a large image adds only its result, no full-size temporaries
+BAND_ROWS = 256
+
+
 def to_model_range(images: np.ndarray) -> np.ndarray:
-    """(N, H, W, 3) RGB uint8 -> (N, 3, H, W) float32 in [-1, 1]."""
-    x = np.asarray(images).astype(np.float32).transpose(0, 3, 1, 2)
-    return np.ascontiguousarray((x - np.float32(PIXEL_SCALE)) / np.float32(PIXEL_SCALE))
+    """(N, H, W, 3) RGB uint8 -> (N, 3, H, W) float32 in [-1, 1] (by bands of
+    :data:`BAND_ROWS` rows: 12 bytes per pixel, the result's own)."""
+    images = np.asarray(images)
+    n, h, w = images.shape[:3]
+    out = np.empty((n, 3, h, w), np.float32)
+    for r in range(0, h, BAND_ROWS):
+        band = images[:, r:r + BAND_ROWS].astype(np.float32).transpose(0, 3, 1, 2)
+        out[:, :, r:r + BAND_ROWS] = (band - np.float32(PIXEL_SCALE)) / np.float32(PIXEL_SCALE)
+    return out
 
 
 def to_uint8(x: np.ndarray) -> np.ndarray:
-    """(N, 3, H, W) float in [-1, 1] -> (N, H, W, 3) RGB uint8 (round half to even)."""
-    y = np.asarray(x, dtype=np.float32) * np.float32(PIXEL_SCALE) + np.float32(PIXEL_SCALE)
-    return quantize(y).transpose(0, 2, 3, 1)
+    """(N, 3, H, W) float in [-1, 1] -> (N, H, W, 3) RGB uint8 (round half to even; by
+    bands of :data:`BAND_ROWS` rows: 3 bytes per pixel, the result's own)."""
+    x = np.asarray(x)
+    n, _, h, w = x.shape
+    out = np.empty((n, h, w, 3), np.uint8)
+    for r in range(0, h, BAND_ROWS):
+        y = np.asarray(x[:, :, r:r + BAND_ROWS], dtype=np.float32) * np.float32(PIXEL_SCALE) \
+            + np.float32(PIXEL_SCALE)
+        out[:, r:r + BAND_ROWS] = quantize(y).transpose(0, 2, 3, 1)
+    return out
 
 
 def quantize(x: np.ndarray) -> np.ndarray:
